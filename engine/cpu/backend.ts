@@ -1,0 +1,94 @@
+/** The CPU path: tensors are typed arrays, and each dispatch calls the kernel's TypeScript twin. */
+import {
+  type Backend,
+  type Bindings,
+  type Constants,
+  type Dispatch,
+  type DType,
+  elementCount,
+  sliceOf,
+  type Tensor,
+} from "../backend.ts";
+import type { Kernel } from "../kernels.ts";
+import { MemoryLedger } from "../memory.ts";
+import type { TwinBindings } from "./twin.ts";
+import * as activation from "./activation.ts";
+import * as data from "./data.ts";
+import * as dense from "./dense.ts";
+import * as loss from "./loss.ts";
+
+type Twin = (bindings: TwinBindings, constants: Constants) => void;
+
+/** Twins by entry-point name. */
+export const twins: Record<string, Twin> = { ...activation, ...data, ...dense, ...loss } as unknown as Record<
+  string,
+  Twin
+>;
+
+interface CpuTensor extends Tensor {
+  readonly data: Float32Array | Uint32Array;
+}
+
+interface CpuDispatch extends Dispatch {
+  readonly run: () => void;
+}
+
+export class CpuBackend implements Backend {
+  readonly kind = "cpu";
+  readonly adapter = { name: "cpu (TypeScript twins, one thread)", isSoftware: true };
+  readonly ledger = new MemoryLedger();
+  readonly maxBindingBytes = 2 ** 31;
+  readonly maxTensorBytes = 2 ** 31;
+  readonly submits = 0;
+
+  tensor(label: string, dtype: DType, shape: readonly number[], init?: ArrayLike<number>): Tensor {
+    const length = elementCount(shape);
+    const data = dtype === "f32" ? new Float32Array(length) : new Uint32Array(length);
+    if (init) data.set(init);
+    this.ledger.allocate("cpu", data.byteLength);
+    return { label, dtype, shape: [...shape], length, data } as CpuTensor;
+  }
+
+  write(tensor: Tensor, values: ArrayLike<number>, elementOffset = 0): void {
+    (tensor as CpuTensor).data.set(values, elementOffset);
+  }
+
+  read(tensor: Tensor): Promise<Float32Array | Uint32Array> {
+    return Promise.resolve((tensor as CpuTensor).data.slice());
+  }
+
+  release(tensor: Tensor): void {
+    this.ledger.free("cpu", (tensor as CpuTensor).data.byteLength);
+  }
+
+  dispatch(kernel: Kernel, bindings: Bindings, constants: Constants): Dispatch {
+    const twin = twins[kernel.entry];
+    if (!twin) throw new Error(`no TypeScript twin for kernel ${kernel.entry}`);
+    const views: TwinBindings = { f32: {}, u32: {} };
+    for (const [name, binding] of Object.entries(bindings)) {
+      const { tensor, offset, length } = sliceOf(binding);
+      const data = (tensor as CpuTensor).data.subarray(offset, offset + length);
+      if (data instanceof Float32Array) views.f32[name] = data;
+      else views.u32[name] = data;
+    }
+    return { kernel, constants, run: () => twin(views, constants) } as CpuDispatch;
+  }
+
+  run(program: readonly Dispatch[], repeats = 1): void {
+    for (let r = 0; r < repeats; r++) {
+      for (const dispatch of program) (dispatch as CpuDispatch).run();
+    }
+  }
+
+  finish(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  timeKernels(program: readonly Dispatch[], repeats: number): Promise<{ ms: number; clock: string }> {
+    const start = performance.now();
+    this.run(program, repeats);
+    return Promise.resolve({ ms: performance.now() - start, clock: "wall clock (performance.now)" });
+  }
+
+  destroy(): void {}
+}

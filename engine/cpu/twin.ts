@@ -1,0 +1,20 @@
+/** What a twin receives: its bindings as typed arrays (views of slices where the GPU binds a slice). */
+export interface TwinBindings {
+  readonly f32: Record<string, Float32Array>;
+  readonly u32: Record<string, Uint32Array>;
+}
+
+const scratchArrays = new Map<string, Float32Array>();
+
+/**
+ * A reusable Float32Array of at least `length` elements for a twin's registers, so that running a
+ * step allocates nothing once the first step has run.
+ */
+export function scratch(name: string, length: number): Float32Array {
+  let array = scratchArrays.get(name);
+  if (!array || array.length < length) {
+    array = new Float32Array(length);
+    scratchArrays.set(name, array);
+  }
+  return array;
+}

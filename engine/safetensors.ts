@@ -1,0 +1,196 @@
+/**
+ * The safetensors checkpoint format (https://github.com/huggingface/safetensors), float32 only:
+ * an 8-byte little-endian header length N, N bytes of JSON header, then the tensor bytes back to back.
+ */
+import { UserError } from "./errors.ts";
+import { readFileBytes, writeFileAtomic } from "./files.ts";
+
+export interface NamedTensor {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface DecodedSafetensors {
+  tensors: Map<string, NamedTensor>;
+  metadata: Record<string, string>;
+}
+
+const HEADER_LENGTH_BYTES = 8;
+const BYTES_PER_F32 = 4;
+/** The reference implementation refuses larger headers too; it guards against absurd allocations. */
+const MAX_HEADER_BYTES = 100_000_000;
+const METADATA_KEY = "__metadata__";
+
+function elementCount(shape: number[]): number {
+  return shape.reduce((count, size) => count * size, 1);
+}
+
+function isNonNegativeInteger(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** Tensors are laid out in the order given; the header is padded with spaces to a multiple of 8 bytes. */
+export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string>): Uint8Array {
+  // Built by hand rather than with one JSON.stringify so that keys keep the layout order
+  // (JavaScript objects move integer-like keys such as "0" to the front).
+  const entries: string[] = [];
+  if (Object.keys(metadata).length > 0) {
+    entries.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
+  }
+  const names = new Set<string>();
+  let offset = 0;
+  for (const { name, shape, data } of tensors) {
+    if (name === METADATA_KEY || names.has(name)) {
+      throw new Error(`tensor name ${JSON.stringify(name)} is taken`);
+    }
+    if (!shape.every(isNonNegativeInteger) || elementCount(shape) !== data.length) {
+      throw new Error(`tensor ${JSON.stringify(name)}: shape [${shape}] does not hold ${data.length} values`);
+    }
+    names.add(name);
+    const end = offset + data.length * BYTES_PER_F32;
+    const info = { dtype: "F32", shape, data_offsets: [offset, end] };
+    entries.push(`${JSON.stringify(name)}:${JSON.stringify(info)}`);
+    offset = end;
+  }
+  const json = new TextEncoder().encode(`{${entries.join(",")}}`);
+  const headerLength = Math.ceil(json.length / 8) * 8;
+
+  const bytes = new Uint8Array(HEADER_LENGTH_BYTES + headerLength + offset);
+  const view = new DataView(bytes.buffer);
+  view.setBigUint64(0, BigInt(headerLength), true);
+  bytes.set(json, HEADER_LENGTH_BYTES);
+  bytes.fill(0x20, HEADER_LENGTH_BYTES + json.length, HEADER_LENGTH_BYTES + headerLength);
+  let position = HEADER_LENGTH_BYTES + headerLength;
+  for (const { data } of tensors) {
+    for (const value of data) {
+      view.setFloat32(position, value, true);
+      position += BYTES_PER_F32;
+    }
+  }
+  return bytes;
+}
+
+interface TensorEntry {
+  name: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** Checks one header entry; returns the reason it is malformed, or the entry. */
+function parseTensorEntry(name: string, info: unknown): TensorEntry | string {
+  const label = `tensor ${JSON.stringify(name)}`;
+  if (typeof info !== "object" || info === null || Array.isArray(info)) return `${label} is not an object`;
+  const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
+  if (dtype === undefined || shape === undefined || offsets === undefined) {
+    return `${label} lacks dtype, shape or data_offsets`;
+  }
+  if (dtype !== "F32") return `${label} has dtype ${JSON.stringify(dtype)}, only F32 is supported`;
+  if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
+    return `${label} has shape ${JSON.stringify(shape)}, expected a list of non-negative integers`;
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger)) {
+    return `${label} has data_offsets ${JSON.stringify(offsets)}, expected [begin, end]`;
+  }
+  const [begin, end] = offsets as number[];
+  const expectedBytes = elementCount(shape) * BYTES_PER_F32;
+  if (end < begin || end - begin !== expectedBytes) {
+    return `${label} has data_offsets [${begin}, ${end}] but shape [${shape}] needs ${expectedBytes} bytes`;
+  }
+  return { name, shape, begin, end };
+}
+
+function malformed(source: string, reason: string): UserError {
+  return new UserError(`${source} is not a valid float32 safetensors file: ${reason}; re-save or replace it`);
+}
+
+/** Reads a safetensors file held in memory; `source` names it in error messages. */
+export function decodeSafetensors(bytes: Uint8Array, source: string): DecodedSafetensors {
+  const fail = (reason: string) => malformed(source, reason);
+  if (bytes.length < HEADER_LENGTH_BYTES) {
+    throw fail(`only ${bytes.length} bytes, shorter than the 8-byte header length`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getBigUint64(0, true);
+  if (headerLength > BigInt(MAX_HEADER_BYTES)) throw fail(`header length ${headerLength} is over 100 MB`);
+  const dataStart = HEADER_LENGTH_BYTES + Number(headerLength);
+  if (dataStart > bytes.length) {
+    throw fail(`header length ${headerLength} runs past the end (${bytes.length} bytes)`);
+  }
+
+  let header: unknown;
+  try {
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(
+      bytes.subarray(HEADER_LENGTH_BYTES, dataStart),
+    );
+    header = JSON.parse(text);
+  } catch {
+    throw fail("the header is not valid UTF-8 JSON");
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    throw fail("the header is not a JSON object");
+  }
+
+  const metadataPairs: [string, string][] = [];
+  const entries: TensorEntry[] = [];
+  for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
+    if (name === METADATA_KEY) {
+      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        throw fail("__metadata__ is not an object");
+      }
+      for (const [key, text] of Object.entries(value as Record<string, unknown>)) {
+        if (typeof text !== "string") throw fail(`metadata ${JSON.stringify(key)} is not a string`);
+        metadataPairs.push([key, text]);
+      }
+      continue;
+    }
+    const entry = parseTensorEntry(name, value);
+    if (typeof entry === "string") throw fail(entry);
+    entries.push(entry);
+  }
+
+  // The format forbids holes: sorted by offset, each tensor starts where the previous one ends.
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const dataLength = bytes.length - dataStart;
+  let expectedBegin = 0;
+  for (const { name, begin, end } of entries) {
+    if (end > dataLength) {
+      throw fail(`tensor ${JSON.stringify(name)} ends at ${end}, past the ${dataLength} data bytes`);
+    }
+    if (begin !== expectedBegin) {
+      throw fail(
+        `tensor ${JSON.stringify(name)} starts at ${begin}, expected ${expectedBegin} (overlap or gap)`,
+      );
+    }
+    expectedBegin = end;
+  }
+  if (expectedBegin !== dataLength) {
+    throw fail(`${dataLength - expectedBegin} data bytes after the last tensor`);
+  }
+
+  const tensors = new Map<string, NamedTensor>();
+  for (const { name, shape, begin, end } of entries) {
+    // Read value by value: the data section need not be 4-byte aligned, and the file is little-endian.
+    const data = new Float32Array((end - begin) / BYTES_PER_F32);
+    for (let i = 0; i < data.length; i++) {
+      data[i] = view.getFloat32(dataStart + begin + i * BYTES_PER_F32, true);
+    }
+    tensors.set(name, { name, shape, data });
+  }
+  // fromEntries defines own properties, so even a key named "__proto__" survives.
+  return { tensors, metadata: Object.fromEntries(metadataPairs) };
+}
+
+/** Writes a checkpoint atomically: readers never see a half-written file. */
+export async function saveSafetensors(
+  path: string,
+  tensors: NamedTensor[],
+  metadata: Record<string, string>,
+): Promise<void> {
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+export async function loadSafetensors(path: string): Promise<DecodedSafetensors> {
+  return decodeSafetensors(await readFileBytes(path), path);
+}

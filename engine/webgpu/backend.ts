@@ -1,0 +1,280 @@
+/**
+ * The WebGPU path. Tensors are GPU buffers; `dispatch` builds the pipeline (cached per shader,
+ * entry point and constants) and the bind group once; `run` only records and submits.
+ */
+import {
+  type AdapterDescription,
+  type Backend,
+  type Bindings,
+  type Constants,
+  type Dispatch,
+  type DType,
+  elementCount,
+  sliceOf,
+  type Tensor,
+} from "../backend.ts";
+import { UserError } from "../errors.ts";
+import type { Kernel } from "../kernels.ts";
+import { MemoryLedger } from "../memory.ts";
+import { acquireDevice } from "./device.ts";
+import { reflectEntry, shaderSource } from "./shaders.ts";
+
+interface GpuTensor extends Tensor {
+  readonly buffer: GPUBuffer;
+}
+
+interface GpuDispatch extends Dispatch {
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroup: GPUBindGroup;
+  readonly workgroups: readonly [number, number, number];
+}
+
+const MAX_WORKGROUPS = 65535;
+const MiB = 2 ** 20;
+
+export class WebGpuBackend implements Backend {
+  readonly kind = "webgpu";
+  readonly ledger = new MemoryLedger();
+  readonly maxBindingBytes: number;
+  readonly maxTensorBytes: number;
+  #submits = 0;
+  #firstError: string | undefined;
+  readonly #modules = new Map<string, GPUShaderModule>();
+  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  readonly #staging = new Map<number, GPUBuffer[]>();
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly adapter: AdapterDescription,
+    readonly hasTimestamps: boolean,
+  ) {
+    this.maxBindingBytes = device.limits.maxStorageBufferBindingSize;
+    this.maxTensorBytes = device.limits.maxBufferSize;
+    device.addEventListener("uncapturederror", (event) => {
+      this.#firstError ??= (event as GPUUncapturedErrorEvent).error.message;
+    });
+    device.lost.then((info) => {
+      this.#firstError ??= `GPU device lost: ${info.message || info.reason}`;
+    });
+  }
+
+  static async create(): Promise<WebGpuBackend> {
+    const { device, adapter, hasTimestamps } = await acquireDevice();
+    return new WebGpuBackend(device, adapter, hasTimestamps);
+  }
+
+  get submits(): number {
+    return this.#submits;
+  }
+
+  tensor(label: string, dtype: DType, shape: readonly number[], init?: ArrayLike<number>): Tensor {
+    const length = elementCount(shape);
+    const bytes = Math.max(4, length * 4);
+    if (bytes > this.maxTensorBytes) {
+      throw new UserError(
+        `${label} needs ${(bytes / MiB).toFixed(0)} MiB, over the adapter's maxBufferSize of ` +
+          `${(this.maxTensorBytes / MiB).toFixed(0)} MiB: choose a smaller model or --backend cpu`,
+      );
+    }
+    const buffer = this.device.createBuffer({
+      label,
+      size: bytes,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+    this.ledger.allocate("gpu", bytes);
+    const tensor: GpuTensor = { label, dtype, shape: [...shape], length, buffer };
+    if (init) this.write(tensor, init);
+    return tensor;
+  }
+
+  write(tensor: Tensor, values: ArrayLike<number>, elementOffset = 0): void {
+    const typed = tensor.dtype === "f32"
+      ? (values instanceof Float32Array ? values : Float32Array.from(values))
+      : (values instanceof Uint32Array ? values : Uint32Array.from(values));
+    this.device.queue.writeBuffer((tensor as GpuTensor).buffer, elementOffset * 4, typed as BufferSource);
+  }
+
+  async read(tensor: Tensor): Promise<Float32Array | Uint32Array> {
+    const { buffer, length, dtype } = tensor as GpuTensor;
+    const staging = this.#takeStaging(buffer.size);
+    const encoder = this.device.createCommandEncoder();
+    encoder.copyBufferToBuffer(buffer, 0, staging, 0, buffer.size);
+    this.device.queue.submit([encoder.finish()]);
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (error) {
+      throw new Error(this.#firstError ?? `reading ${tensor.label} back failed: ${error}`);
+    }
+    const bytes = staging.getMappedRange().slice(0, length * 4);
+    staging.unmap();
+    this.#staging.get(staging.size)!.push(staging);
+    this.#throwIfFailed();
+    return dtype === "f32" ? new Float32Array(bytes) : new Uint32Array(bytes);
+  }
+
+  release(tensor: Tensor): void {
+    const { buffer } = tensor as GpuTensor;
+    this.ledger.free("gpu", buffer.size);
+    buffer.destroy();
+  }
+
+  dispatch(kernel: Kernel, bindings: Bindings, constants: Constants): Dispatch {
+    const reflection = reflectEntry(kernel.shader, kernel.entry);
+    const entries: GPUBindGroupEntry[] = [];
+    for (const [name, declared] of reflection.bindings) {
+      const binding = bindings[name];
+      if (!binding) throw new Error(`${kernel.entry}: binding ${name} is missing`);
+      const { tensor, offset, length } = sliceOf(binding);
+      if (tensor.dtype !== declared.element) {
+        throw new Error(
+          `${kernel.entry}: ${name} is ${declared.element} in the shader, ${tensor.dtype} here`,
+        );
+      }
+      if (length * 4 > this.maxBindingBytes) {
+        throw new UserError(
+          `${tensor.label}: a binding of ${(length * 4 / MiB).toFixed(0)} MiB is over the adapter's ` +
+            `maxStorageBufferBindingSize of ${(this.maxBindingBytes / MiB).toFixed(0)} MiB`,
+        );
+      }
+      entries.push({
+        binding: declared.binding,
+        resource: { buffer: (tensor as GpuTensor).buffer, offset: offset * 4, size: Math.max(4, length * 4) },
+      });
+    }
+    for (const name of Object.keys(bindings)) {
+      if (!reflection.bindings.has(name)) throw new Error(`${kernel.entry} has no binding named ${name}`);
+    }
+    const pipeline = this.#pipeline(kernel, constants);
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    return {
+      kernel,
+      constants,
+      pipeline,
+      bindGroup,
+      workgroups: this.#workgroups(kernel, constants),
+    } as GpuDispatch;
+  }
+
+  run(program: readonly Dispatch[], repeats = 1): void {
+    const encoder = this.device.createCommandEncoder();
+    this.#encode(encoder.beginComputePass(), program, repeats);
+    this.device.queue.submit([encoder.finish()]);
+    this.#submits++;
+  }
+
+  async finish(): Promise<void> {
+    await this.device.queue.onSubmittedWorkDone();
+    this.#throwIfFailed();
+  }
+
+  async timeKernels(program: readonly Dispatch[], repeats: number): Promise<{ ms: number; clock: string }> {
+    if (!this.hasTimestamps) {
+      await this.finish();
+      const start = performance.now();
+      this.run(program, repeats);
+      await this.finish();
+      return { ms: performance.now() - start, clock: "wall clock (no timestamp-query)" };
+    }
+    const querySet = this.device.createQuerySet({ type: "timestamp", count: 2 });
+    const resolved = this.device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const staging = this.device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    const encoder = this.device.createCommandEncoder();
+    const pass = encoder.beginComputePass({
+      timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
+    });
+    this.#encode(pass, program, repeats);
+    encoder.resolveQuerySet(querySet, 0, 2, resolved, 0);
+    encoder.copyBufferToBuffer(resolved, 0, staging, 0, 16);
+    this.device.queue.submit([encoder.finish()]);
+    this.#submits++;
+    await staging.mapAsync(GPUMapMode.READ);
+    const [begin, end] = new BigUint64Array(staging.getMappedRange());
+    staging.unmap();
+    for (const object of [querySet, resolved, staging]) object.destroy();
+    this.#throwIfFailed();
+    return { ms: Number(end - begin) / 1e6, clock: "GPU timestamps (timestamp-query)" };
+  }
+
+  destroy(): void {
+    this.device.destroy();
+  }
+
+  #encode(pass: GPUComputePassEncoder, program: readonly Dispatch[], repeats: number): void {
+    let current: GPUComputePipeline | undefined;
+    for (let r = 0; r < repeats; r++) {
+      for (const dispatch of program as readonly GpuDispatch[]) {
+        if (dispatch.pipeline !== current) pass.setPipeline(current = dispatch.pipeline);
+        pass.setBindGroup(0, dispatch.bindGroup);
+        pass.dispatchWorkgroups(...dispatch.workgroups);
+      }
+    }
+    pass.end();
+  }
+
+  #pipeline(kernel: Kernel, constants: Constants): GPUComputePipeline {
+    const reflection = reflectEntry(kernel.shader, kernel.entry);
+    const overrides: Record<string, number> = {};
+    for (const [name, value] of Object.entries(constants)) {
+      if (reflection.overrides.has(name)) overrides[name] = value;
+    }
+    const key = `${kernel.shader}:${kernel.entry}:${JSON.stringify(overrides)}`;
+    let pipeline = this.#pipelines.get(key);
+    if (!pipeline) {
+      let module = this.#modules.get(kernel.shader);
+      if (!module) {
+        module = this.device.createShaderModule({ label: kernel.shader, code: shaderSource(kernel.shader) });
+        this.#modules.set(kernel.shader, module);
+      }
+      const entries: GPUBindGroupLayoutEntry[] = [...reflection.bindings.values()].map((b) => ({
+        binding: b.binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: b.access === "read" ? "read-only-storage" : "storage" },
+      }));
+      const layout = this.device.createPipelineLayout({
+        bindGroupLayouts: [this.device.createBindGroupLayout({ entries })],
+      });
+      pipeline = this.device.createComputePipeline({
+        label: kernel.entry,
+        layout,
+        compute: { module, entryPoint: kernel.entry, constants: overrides },
+      });
+      this.#pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  }
+
+  #workgroups(kernel: Kernel, constants: Constants): [number, number, number] {
+    const size = reflectEntry(kernel.shader, kernel.entry).workgroupSize;
+    const grid = kernel.grid(constants);
+    const groups = grid.map((n, i) => Math.max(1, Math.ceil(n / size[i]))) as [number, number, number];
+    if (kernel.folds && groups[0] > MAX_WORKGROUPS) {
+      groups[1] = Math.ceil(groups[0] / MAX_WORKGROUPS);
+      groups[0] = MAX_WORKGROUPS;
+    }
+    if (groups.some((g) => g > MAX_WORKGROUPS)) {
+      throw new UserError(
+        `${kernel.entry}: a grid of ${grid.join("x")} is over the adapter's workgroup limits`,
+      );
+    }
+    return groups;
+  }
+
+  #takeStaging(size: number): GPUBuffer {
+    const free = this.#staging.get(size) ?? [];
+    this.#staging.set(size, free);
+    const staging = free.pop();
+    if (staging) return staging;
+    this.ledger.allocate("gpu", size);
+    return this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  }
+
+  #throwIfFailed(): void {
+    if (this.#firstError) throw new Error(`WebGPU: ${this.#firstError}`);
+  }
+}

@@ -1,0 +1,55 @@
+/** Acquiring the WebGPU device: the high-performance adapter, its own limits, timestamps if offered. */
+import type { AdapterDescription } from "../backend.ts";
+import { UserError } from "../errors.ts";
+
+export interface AcquiredDevice {
+  readonly device: GPUDevice;
+  readonly adapter: AdapterDescription;
+  readonly hasTimestamps: boolean;
+}
+
+const NO_ADAPTER_HELP =
+  "install a Vulkan driver (Debian: apt-get install -y mesa-vulkan-drivers libvulkan1), " +
+  "try DENO_WEBGPU_BACKEND=vulkan or gl, or run with --backend cpu";
+
+/** The limits we raise to the adapter's own: large layers need large bindings. */
+const RAISED_LIMITS = [
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxStorageBuffersPerShaderStage",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupSizeY",
+] as const;
+
+export async function acquireDevice(): Promise<AcquiredDevice> {
+  if (!("gpu" in navigator) || !navigator.gpu) {
+    throw new UserError(
+      "WebGPU is not available in this Deno: run with --unstable-webgpu (the deno tasks do)",
+    );
+  }
+  Deno.env.get("XDG_RUNTIME_DIR") ?? Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) throw new UserError(`no WebGPU adapter found: ${NO_ADAPTER_HELP}`);
+  const requiredLimits: Record<string, number> = {};
+  for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
+  const hasTimestamps = adapter.features.has("timestamp-query");
+  const requiredFeatures: GPUFeatureName[] = hasTimestamps ? ["timestamp-query"] : [];
+  // Deno invalidates the adapter once a device is requested: read what we need before.
+  const fallback = (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  const info = device.adapterInfo;
+  const name = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") ||
+    "unknown adapter";
+  const isSoftware = fallback || (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
+    /llvmpipe|lavapipe|swiftshader|softpipe|software/i.test(name);
+  return { device, adapter: { name, isSoftware }, hasTimestamps };
+}
+
+/** One line naming the adapter, and saying so when it is a software rasteriser. */
+export function describeAdapter(adapter: AdapterDescription): string {
+  return adapter.isSoftware
+    ? `WebGPU adapter: ${adapter.name} (a software adapter running on the CPU: GPU timings are not a real GPU's)`
+    : `WebGPU adapter: ${adapter.name}`;
+}

@@ -1,0 +1,57 @@
+/**
+ * Shaders are data: WGSL files in shaders/, loaded by name. wgsl_reflect reads each entry point's
+ * bindings, workgroup size and override constants, so bind group layouts are built, and bindings
+ * checked, from the shader itself.
+ */
+import { WgslReflect } from "wgsl_reflect";
+
+export interface EntryReflection {
+  readonly workgroupSize: readonly [number, number, number];
+  readonly bindings: ReadonlyMap<string, { binding: number; access: "read" | "read_write"; element: string }>;
+  readonly overrides: ReadonlySet<string>;
+}
+
+const shaderDir = new URL("../../shaders/", import.meta.url);
+const sources = new Map<string, string>();
+const reflections = new Map<string, EntryReflection>();
+
+export function shaderSource(file: string): string {
+  let source = sources.get(file);
+  if (source === undefined) {
+    source = Deno.readTextFileSync(new URL(file, shaderDir));
+    sources.set(file, source);
+  }
+  return source;
+}
+
+interface ReflectedResource {
+  name: string;
+  binding: number;
+  access: string;
+  type: { name: string; format?: { name: string } };
+}
+
+export function reflectEntry(file: string, entry: string): EntryReflection {
+  const key = `${file}:${entry}`;
+  const known = reflections.get(key);
+  if (known) return known;
+  const reflect = new WgslReflect(shaderSource(file));
+  const found = reflect.entry.compute.find((e: { name: string }) => e.name === entry);
+  if (!found) throw new Error(`shader ${file} has no compute entry point ${entry}`);
+  const bindings = new Map<string, { binding: number; access: "read" | "read_write"; element: string }>();
+  for (const resource of found.resources as ReflectedResource[]) {
+    bindings.set(resource.name, {
+      binding: resource.binding,
+      access: resource.access === "read" ? "read" : "read_write",
+      element: resource.type.format?.name ?? resource.type.name,
+    });
+  }
+  const [x, y, z] = found.workgroupSize as number[];
+  const reflection: EntryReflection = {
+    workgroupSize: [x ?? 1, y ?? 1, z ?? 1],
+    bindings,
+    overrides: new Set((reflect.overrides as { name: string }[]).map((o) => o.name)),
+  };
+  reflections.set(key, reflection);
+  return reflection;
+}

@@ -1,0 +1,83 @@
+/** Dense layer, PyTorch's nn.Linear: y = act(x W^T + b), W [out, in]. */
+import type { Dispatch } from "../../engine/backend.ts";
+import { ACT, type ActivationName } from "../../engine/cpu/activation.ts";
+import { kernels } from "../../engine/kernels.ts";
+import {
+  type Activation,
+  activationTensors,
+  type BuildContext,
+  type BuiltLayer,
+  defaultInitialised,
+  type Layer,
+} from "./layer.ts";
+
+/** Slice boundaries are kept at multiples of 256 bytes, the strictest binding offset alignment. */
+const SLICE_ALIGN_BYTES = 256;
+
+export class Dense implements Layer {
+  #activation: ActivationName = "identity";
+
+  constructor(readonly name: string, readonly inFeatures: number, readonly outFeatures: number) {}
+
+  describe(): string {
+    const act = this.#activation === "identity" ? "" : ` ${this.#activation}`;
+    return `${this.name}: dense ${this.inFeatures}->${this.outFeatures}${act}`;
+  }
+
+  fuse(activation: ActivationName): boolean {
+    if (this.#activation !== "identity") return false;
+    this.#activation = activation;
+    return true;
+  }
+
+  /** Output rows per slice: as many as one binding may cover. */
+  rowsPerSlice(maxBindingBytes: number): number {
+    const rowBytes = this.inFeatures * 4;
+    let rows = Math.max(1, Math.floor(maxBindingBytes / rowBytes));
+    while (rows < this.outFeatures && (rows * rowBytes) % SLICE_ALIGN_BYTES !== 0) rows--;
+    return Math.min(rows, this.outFeatures);
+  }
+
+  build(context: BuildContext, input: Activation, needsInputGrad: boolean): BuiltLayer {
+    const { backend, batch: B, learningRate } = context;
+    const IN = this.inFeatures, OUT_TOTAL = this.outFeatures;
+    const inputLength = input.shape.reduce((a, b) => a * b, 1);
+    if (inputLength !== IN) {
+      throw new Error(`${this.name} expects ${IN} inputs, gets ${input.shape.join("x")}`);
+    }
+    const weight = defaultInitialised(context, `${this.name}.weight`, [OUT_TOTAL, IN], IN);
+    const bias = defaultInitialised(context, `${this.name}.bias`, [OUT_TOTAL], IN);
+    const output = activationTensors(context, this.name, [OUT_TOTAL]);
+    const forward: Dispatch[] = [], backwardInput: Dispatch[] = [], backwardWeight: Dispatch[] = [];
+    const rows = this.rowsPerSlice(backend.maxBindingBytes);
+    for (let O0 = 0; O0 < OUT_TOTAL; O0 += rows) {
+      const OUT = Math.min(rows, OUT_TOTAL - O0);
+      const constants = { B, IN, OUT, OUT_TOTAL, O0, ACT: ACT[this.#activation], ACCUMULATE: O0 > 0 ? 1 : 0 };
+      const w = { tensor: weight.value, offset: O0 * IN, length: OUT * IN };
+      const b = { tensor: bias.value, offset: O0, length: OUT };
+      forward.push(
+        backend.dispatch(kernels.dense_forward, { x: input.value, w, b, y: output.value }, constants),
+      );
+      if (needsInputGrad) {
+        backwardInput.push(
+          backend.dispatch(
+            kernels.dense_backward_input,
+            { dy: output.grad, y: output.value, w, dx: input.grad! },
+            constants,
+          ),
+        );
+      }
+      backwardWeight.push(backend.dispatch(kernels.dense_backward_weight, {
+        x: input.value,
+        dy: output.grad,
+        y: output.value,
+        w_train: w,
+        b_train: b,
+        grad_w: { tensor: weight.grad, offset: O0 * IN, length: OUT * IN },
+        grad_b: { tensor: bias.grad, offset: O0, length: OUT },
+        learning_rate: learningRate,
+      }, constants));
+    }
+    return { output, forward, backward: [...backwardInput, ...backwardWeight], parameters: [weight, bias] };
+  }
+}

@@ -1,0 +1,79 @@
+/** What every layer is: compiled once against a Backend for a batch size, into recorded dispatches. */
+import type { Backend, Dispatch, Tensor } from "../../engine/backend.ts";
+import type { Random } from "../../engine/random.ts";
+import type { ActivationName } from "../../engine/cpu/activation.ts";
+
+/** A layer's output as the next layer sees it: per-sample shape, its tensor and its gradient's. */
+export interface Activation {
+  readonly shape: readonly number[];
+  readonly value: Tensor;
+  /** Absent for the model's input, whose gradient nobody needs. */
+  readonly grad?: Tensor;
+}
+
+/** A trainable tensor under its PyTorch state_dict name, with its gradient. */
+export interface Parameter {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly value: Tensor;
+  readonly grad: Tensor;
+}
+
+export interface BuildContext {
+  readonly backend: Backend;
+  readonly batch: number;
+  readonly random: Random;
+  /** One float, written once per epoch; the weight-gradient kernels take their SGD step with it. */
+  readonly learningRate: Tensor;
+}
+
+export interface BuiltLayer {
+  readonly output: Activation;
+  readonly forward: readonly Dispatch[];
+  /** Backward dispatches, in order: input gradient first (it needs the old weights), then the SGD step. */
+  readonly backward: readonly Dispatch[];
+  readonly parameters: readonly Parameter[];
+}
+
+export interface Layer {
+  /** e.g. "conv1: conv 5x5 1->6". */
+  describe(): string;
+  /** Folds an activation into this layer's kernels; false if this layer cannot. */
+  fuse?(activation: ActivationName): boolean;
+  /** `needsInputGrad` is false for the first layer: nothing upstream wants its input's gradient. */
+  build(context: BuildContext, input: Activation, needsInputGrad: boolean): BuiltLayer;
+}
+
+/** An output tensor and its gradient tensor for a per-sample shape. */
+export function activationTensors(
+  context: BuildContext,
+  label: string,
+  shape: readonly number[],
+): Required<Activation> {
+  const full = [context.batch, ...shape];
+  return {
+    shape,
+    value: context.backend.tensor(label, "f32", full),
+    grad: context.backend.tensor(`${label}.grad`, "f32", full),
+  };
+}
+
+/** A parameter initialised as PyTorch's default does: uniform in (-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+export function defaultInitialised(
+  context: BuildContext,
+  name: string,
+  shape: readonly number[],
+  fanIn: number,
+): Parameter {
+  const bound = 1 / Math.sqrt(fanIn);
+  const length = shape.reduce((a, b) => a * b, 1);
+  const values = new Float32Array(length);
+  for (let i = 0; i < length; i++) values[i] = context.random.symmetric(bound);
+  const { backend } = context;
+  return {
+    name,
+    shape,
+    value: backend.tensor(name, "f32", shape, values),
+    grad: backend.tensor(`${name}.grad`, "f32", shape),
+  };
+}

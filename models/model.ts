@@ -1,0 +1,119 @@
+/**
+ * A model is a list of layers; compiling it for a backend and a batch size creates every tensor and
+ * records every dispatch once. A training step is then [gather, ...forward, loss, ...backward].
+ */
+import type { Backend, Dispatch, Tensor } from "../engine/backend.ts";
+import { kernels } from "../engine/kernels.ts";
+import { Random } from "../engine/random.ts";
+import { ActivationLayer } from "./layers/activation.ts";
+import type { Activation, BuildContext, Layer, Parameter } from "./layers/layer.ts";
+
+export interface ModelSpec {
+  /** As on the command line: "lenet5", "mlp-300-100". */
+  readonly name: string;
+  /** Per-sample input shape, after padding: [1, 32, 32] or [784]. */
+  readonly inputShape: readonly number[];
+  /** Zero padding added around each image when its batch is gathered. */
+  readonly pad: number;
+  readonly layers: readonly Layer[];
+  readonly classes: number;
+}
+
+/** Folds each activation into the layer before it where that layer can take it. */
+export function fuseActivations(layers: readonly Layer[]): Layer[] {
+  const fused: Layer[] = [];
+  for (const layer of layers) {
+    const previous = fused.at(-1);
+    if (layer instanceof ActivationLayer && previous?.fuse?.(layer.activation)) continue;
+    fused.push(layer);
+  }
+  return fused;
+}
+
+export class CompiledModel {
+  readonly input: Activation;
+  readonly logits: Required<Activation>;
+  /** Labels of the current batch; the gather kernel writes them. */
+  readonly labels: Tensor;
+  /** [steps run, correct, samples], accumulated on the device. */
+  readonly stats: Tensor;
+  /** [sum of per-sample losses, Kahan compensation]. */
+  readonly lossSum: Tensor;
+  readonly learningRate: Tensor;
+  readonly parameters: readonly Parameter[];
+  readonly forward: readonly Dispatch[];
+  readonly backward: readonly Dispatch[];
+  readonly loss: Dispatch;
+  readonly layers: readonly Layer[];
+
+  constructor(readonly backend: Backend, readonly spec: ModelSpec, readonly batch: number, seed: number) {
+    const random = new Random(seed);
+    this.learningRate = backend.tensor("learning_rate", "f32", [1]);
+    const context: BuildContext = { backend, batch, random, learningRate: this.learningRate };
+    this.input = {
+      shape: spec.inputShape,
+      value: backend.tensor("input", "f32", [batch, ...spec.inputShape]),
+    };
+    this.layers = fuseActivations(spec.layers);
+    const forward: Dispatch[] = [], backward: Dispatch[] = [], parameters: Parameter[] = [];
+    let current: Activation = this.input;
+    this.layers.forEach((layer, i) => {
+      const built = layer.build(context, current, i > 0);
+      forward.push(...built.forward);
+      backward.unshift(...built.backward);
+      parameters.push(...built.parameters);
+      current = built.output;
+    });
+    if (!current.grad || current.shape.join() !== String(spec.classes)) {
+      throw new Error(`${spec.name} ends in ${current.shape.join("x")}, not ${spec.classes} classes`);
+    }
+    this.logits = current as Required<Activation>;
+    this.labels = backend.tensor("labels", "u32", [batch]);
+    this.stats = backend.tensor("stats", "u32", [3]);
+    this.lossSum = backend.tensor("loss_sum", "f32", [2]);
+    this.loss = backend.dispatch(kernels.softmax_cross_entropy, {
+      logits: this.logits.value,
+      labels: this.labels,
+      dlogits: this.logits.grad,
+      stats: this.stats,
+      loss_sum: this.lossSum,
+    }, { B: batch, CLASSES: spec.classes });
+    this.forward = forward;
+    this.backward = backward;
+    this.parameters = parameters;
+  }
+
+  trainStep(gather: Dispatch): Dispatch[] {
+    return [gather, ...this.forward, this.loss, ...this.backward];
+  }
+
+  evaluationStep(gather: Dispatch): Dispatch[] {
+    return [gather, ...this.forward, this.loss];
+  }
+
+  setLearningRate(rate: number): void {
+    this.backend.write(this.learningRate, [rate]);
+  }
+
+  resetTotals(): void {
+    this.backend.write(this.stats, [0, 0, 0]);
+    this.backend.write(this.lossSum, [0, 0]);
+  }
+
+  parameterCount(): number {
+    return this.parameters.reduce((sum, p) => sum + p.value.length, 0);
+  }
+
+  describe(): string[] {
+    return this.layers.map((layer) => layer.describe());
+  }
+
+  /** Replaces every parameter's value (e.g. from a checkpoint), by state_dict name. */
+  loadParameters(values: ReadonlyMap<string, Float32Array>): void {
+    for (const parameter of this.parameters) {
+      const value = values.get(parameter.name);
+      if (!value) throw new Error(`no value for ${parameter.name}`);
+      this.backend.write(parameter.value, value);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/** The study's models, by the lab's own names. */
+import { UserError } from "../engine/errors.ts";
+import { relu } from "./layers/activation.ts";
+import { Dense } from "./layers/dense.ts";
+import type { Layer } from "./layers/layer.ts";
+import type { ModelSpec } from "./model.ts";
+
+const MNIST_PIXELS = 28 * 28;
+const CLASSES = 10;
+
+/** 784 -> hidden (ReLU) [-> hidden2 (ReLU)] -> 10, named as PyTorch's fc1, fc2, fc3. */
+export function mlp(hidden: readonly number[]): ModelSpec {
+  const widths = [MNIST_PIXELS, ...hidden, CLASSES];
+  const layers: Layer[] = [];
+  for (let i = 0; i + 1 < widths.length; i++) {
+    layers.push(new Dense(`fc${i + 1}`, widths[i], widths[i + 1]));
+    if (i + 2 < widths.length) layers.push(relu());
+  }
+  return { name: `mlp-${hidden.join("-")}`, inputShape: [MNIST_PIXELS], pad: 0, layers, classes: CLASSES };
+}
+
+const modelBuilders: Record<string, () => ModelSpec> = {};
+
+/** "lenet5", "mlp-300", "mlp-300-100", ... */
+export function modelByName(name: string): ModelSpec {
+  const builder = modelBuilders[name];
+  if (builder) return builder();
+  const match = /^mlp((?:-[^-]*)+)$/.exec(name);
+  if (!match) {
+    throw new UserError(
+      `unknown model "${name}": use ${
+        Object.keys(modelBuilders).join(", ")
+      }, mlp-H or mlp-H1-H2 (e.g. mlp-300-100)`,
+    );
+  }
+  const hidden = match[1].slice(1).split("-").map((part) => {
+    const size = Number(part);
+    if (!/^\d+$/.test(part) || !Number.isInteger(size) || size <= 0) {
+      throw new UserError(`model "${name}": hidden size "${part}" must be a positive integer`);
+    }
+    return size;
+  });
+  if (hidden.length > 2) throw new UserError(`model "${name}": at most two hidden layers, as in the study`);
+  return mlp(hidden);
+}

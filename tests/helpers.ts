@@ -1,0 +1,141 @@
+/**
+ * Shared by the kernel tests: the parity tolerance (stated once), one WebGPU backend for the whole
+ * run, PyTorch's golden files, and a runner that executes one kernel on any backend.
+ */
+import { AssertionError } from "node:assert/strict";
+import type { Backend, Constants, DType } from "../engine/backend.ts";
+import { CpuBackend } from "../engine/cpu/backend.ts";
+import type { Kernel } from "../engine/kernels.ts";
+import { Random } from "../engine/random.ts";
+import { WebGpuBackend } from "../engine/webgpu/backend.ts";
+
+/**
+ * Agreement required between the GPU and its twin, and between a twin and PyTorch: float32 sums in
+ * another order differ by about 1e-6 relative; the absolute term covers values near zero and
+ * cancellation, scaled by the largest magnitude in the expected array.
+ */
+export const TOLERANCE = { relative: 1e-5, absoluteOfMax: 1e-6 } as const;
+
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what: string,
+  tolerance: { relative: number; absoluteOfMax: number } = TOLERANCE,
+): void {
+  if (actual.length !== expected.length) {
+    throw new AssertionError({ message: `${what}: length ${actual.length}, expected ${expected.length}` });
+  }
+  let largest = 0;
+  for (let i = 0; i < expected.length; i++) largest = Math.max(largest, Math.abs(expected[i]));
+  const absolute = tolerance.absoluteOfMax * Math.max(largest, 1e-30);
+  for (let i = 0; i < expected.length; i++) {
+    const error = Math.abs(actual[i] - expected[i]);
+    if (!(error <= absolute + tolerance.relative * Math.abs(expected[i]))) {
+      throw new AssertionError({
+        message: `${what}[${i}]: ${actual[i]} vs expected ${expected[i]} (error ${error.toExponential(2)}, ` +
+          `allowed ${(absolute + tolerance.relative * Math.abs(expected[i])).toExponential(2)})`,
+      });
+    }
+  }
+}
+
+let gpu: Promise<WebGpuBackend | undefined> | undefined;
+
+/** One WebGPU backend shared by all tests of a run, or undefined (tests then skip, saying why). */
+export function gpuBackend(): Promise<WebGpuBackend | undefined> {
+  gpu ??= WebGpuBackend.create().catch((error) => {
+    console.warn(`WebGPU tests skipped: ${error.message}`);
+    return undefined;
+  });
+  return gpu;
+}
+
+export function cpuBackend(): CpuBackend {
+  return new CpuBackend();
+}
+
+export interface HostArray {
+  readonly dtype: DType;
+  readonly data: ArrayLike<number>;
+}
+
+export const f32 = (data: ArrayLike<number>): HostArray => ({ dtype: "f32", data });
+export const u32 = (data: ArrayLike<number>): HostArray => ({ dtype: "u32", data });
+
+/**
+ * Runs one kernel once on a backend: every binding is a fresh tensor holding its array, and every
+ * binding comes back afterwards, so tests compare whatever the kernel wrote.
+ */
+export async function runKernel(
+  backend: Backend,
+  kernel: Kernel,
+  bindings: Record<string, HostArray>,
+  constants: Constants,
+): Promise<Record<string, Float32Array | Uint32Array>> {
+  const tensors = Object.fromEntries(
+    Object.entries(bindings).map((
+      [name, { dtype, data }],
+    ) => [name, backend.tensor(name, dtype, [data.length], data)]),
+  );
+  backend.run([backend.dispatch(kernel, tensors, constants)]);
+  const out: Record<string, Float32Array | Uint32Array> = {};
+  for (const [name, tensor] of Object.entries(tensors)) {
+    out[name] = await backend.read(tensor);
+    backend.release(tensor);
+  }
+  return out;
+}
+
+export function randomArray(random: Random, length: number, scale = 1): Float32Array {
+  const values = new Float32Array(length);
+  for (let i = 0; i < length; i++) values[i] = random.symmetric(scale);
+  return values;
+}
+
+export interface GoldenTensor {
+  readonly shape: number[];
+  readonly data: Float32Array | Int32Array;
+}
+
+export interface Golden {
+  readonly note: string;
+  readonly inputs: Record<string, GoldenTensor>;
+  readonly outputs: Record<string, GoldenTensor>;
+}
+
+/** PyTorch's results, copied from ../shared/golden into tests/golden so the tests stand alone. */
+export function loadGolden(name: string): Golden {
+  const raw = JSON.parse(Deno.readTextFileSync(new URL(`./golden/${name}.json`, import.meta.url)));
+  const convert = (group: Record<string, { shape: number[]; dtype: string; data: number[] }>) =>
+    Object.fromEntries(
+      Object.entries(group).map(([key, t]) => [key, {
+        shape: t.shape,
+        data: t.dtype === "i32" ? Int32Array.from(t.data) : Float32Array.from(t.data),
+      }]),
+    );
+  return { note: raw.note, inputs: convert(raw.inputs), outputs: convert(raw.outputs) };
+}
+
+/**
+ * Central finite differences of a scalar function of `x`, evaluated in float64 around float32
+ * inputs: the check that a twin's backward is the derivative of its forward.
+ */
+export function finiteDifferences(
+  f: (x: Float32Array) => number,
+  x: Float32Array,
+  step = 1e-2,
+): Float64Array {
+  const gradient = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const original = x[i];
+    x[i] = original + step;
+    const up = f(x);
+    x[i] = original - step;
+    const down = f(x);
+    x[i] = original;
+    gradient[i] = (up - down) / (2 * step);
+  }
+  return gradient;
+}
+
+export { Random };
