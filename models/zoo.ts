@@ -3,6 +3,7 @@ import { UserError } from "../engine/errors.ts";
 import { relu } from "./layers/activation.ts";
 import { Dense } from "./layers/dense.ts";
 import type { Layer } from "./layers/layer.ts";
+import { lenet5 } from "./lenet5.ts";
 import type { ModelSpec } from "./model.ts";
 
 const MNIST_PIXELS = 28 * 28;
@@ -19,7 +20,7 @@ export function mlp(hidden: readonly number[]): ModelSpec {
   return { name: `mlp-${hidden.join("-")}`, inputShape: [MNIST_PIXELS], pad: 0, layers, classes: CLASSES };
 }
 
-const modelBuilders: Record<string, () => ModelSpec> = {};
+const modelBuilders: Record<string, () => ModelSpec> = { lenet5 };
 
 /** "lenet5", "mlp-300", "mlp-300-100", ... */
 export function modelByName(name: string): ModelSpec {

@@ -1,0 +1,52 @@
+/** What every command-line tool shares: flag parsing that fails in one line, and a guarded main. */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UserError } from "../engine/errors.ts";
+
+/** parseArgs, with unknown flags and missing values turned into one-line UserErrors. */
+export function parseFlags<T extends ParseArgsConfig["options"]>(args: string[], options: T) {
+  // node's parseArgs reads "--epochs -1" as two flags; join a negative number to its flag so
+  // that the flag's own check can say what is wrong with it.
+  const joined: string[] = [];
+  for (const arg of args) {
+    const previous = joined.at(-1);
+    const takesValue = previous?.startsWith("--") && !previous.includes("=") &&
+      options?.[previous.slice(2)]?.type === "string";
+    if (takesValue && /^-\d/.test(arg)) joined[joined.length - 1] = `${previous}=${arg}`;
+    else joined.push(arg);
+  }
+  try {
+    return parseArgs({ args: joined, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    const message = (error as Error).message.split("\n")[0].replace(/\. To specify.*$/, "");
+    throw new UserError(`${message} (see --help)`);
+  }
+}
+
+/** A flag that must be an integer >= min; undefined stays undefined. */
+export function integerFlag(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number < min) {
+    throw new UserError(`--${name} ${value}: must be an integer of at least ${min}`);
+  }
+  return number;
+}
+
+/**
+ * Runs a CLI's main: a UserError prints its message alone; anything else prints one line too
+ * (set DEBUG=1 for the stack). Both exit non-zero.
+ */
+export async function runMain(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (error) {
+    const debug = Deno.env.get("DEBUG");
+    if (error instanceof UserError) {
+      console.error(`error: ${error.message}`);
+    } else {
+      console.error(`error: ${(error as Error)?.message ?? error}`);
+      console.error(debug ? (error as Error).stack : "(an internal error: set DEBUG=1 to see where)");
+    }
+    Deno.exit(error instanceof UserError ? 2 : 1);
+  }
+}

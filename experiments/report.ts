@@ -1,0 +1,561 @@
+/**
+ * The study's figures (3 to 9) from the sweep's results CSV: Vega-Lite specs rendered headless to SVG,
+ * then to PNG with resvg.
+ *
+ *   deno task report [--csv results/sweep.csv] [--out results/figures]
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+// deno-lint-ignore no-import-prefix
+import { initWasm, Resvg } from "npm:@resvg/resvg-wasm@2";
+// deno-lint-ignore no-import-prefix
+import type { TopLevelSpec } from "npm:vega-lite@5";
+import { UserError } from "../engine/errors.ts";
+import { ensureWritableDir, readFileBytes, writeFileAtomic } from "../engine/files.ts";
+import { type ExecutionPath, type Family, parseResults, type ResultRow } from "./results.ts";
+
+const USAGE = "usage: deno task report [--csv results/sweep.csv] [--out results/figures]";
+const MIB = 2 ** 20;
+
+const FAMILY_LABELS: Record<Family, string> = {
+  lenet5: "LeNet-5",
+  mlp1: "MLP, one hidden layer",
+  mlp2: "MLP, two hidden layers",
+};
+const PATH_LABELS: Record<ExecutionPath, string> = { cpu: "CPU", webgpu: "WebGPU" };
+
+/** One plotted row: the columns a figure reads, in the units its axes show. */
+interface Point {
+  model: string;
+  family: string;
+  path: string;
+  parameters: number;
+  accuracy: number | null;
+  inferMs: number | null;
+  inferMsP10: number | null;
+  inferMsP90: number | null;
+  peakInferMiB: number | null;
+  peakTrainMiB: number | null;
+}
+
+interface Figure {
+  name: string;
+  spec: TopLevelSpec;
+}
+
+/** Writes figures 3 to 9 as SVG and PNG into `outDir`; rows whose status is not `ok` are left out. */
+export async function writeFigures(rows: readonly ResultRow[], outDir: string): Promise<string[]> {
+  const okRows = rows.filter((row) => row.status === "ok");
+  if (okRows.length === 0) {
+    throw new UserError("no result rows with status ok, nothing to plot; run the sweep first");
+  }
+  await ensureWritableDir(outDir);
+  const written: string[] = [];
+  for (const figure of studyFigures(okRows)) {
+    const svg = await renderSvg(figure.spec);
+    const png = await renderPng(svg);
+    for (const [extension, data] of [["svg", svg], ["png", png]] as const) {
+      const path = `${outDir}/${figure.name}.${extension}`;
+      await writeFileAtomic(path, data);
+      written.push(path);
+    }
+  }
+  return written;
+}
+
+function studyFigures(rows: readonly ResultRow[]): Figure[] {
+  const points = rows.map(toPoint);
+  const modelOrder = [...new Map(points.map((point) => [point.model, point.parameters]))]
+    .sort(([modelA, parametersA], [modelB, parametersB]) =>
+      parametersA - parametersB || modelA.localeCompare(modelB)
+    )
+    .map(([model]) => model);
+  const scatter = (path: ExecutionPath, xField: ScatterX) => {
+    const pathRows = rows.filter((row) => row.path === path);
+    const subtitle = [`Adapter: ${distinct(pathRows.map((row) => row.adapter))}`];
+    if (xField === "inferMs") subtitle.push(`Timed with: ${distinct(pathRows.map((row) => row.clock))}`);
+    return scatterSpec(
+      PATH_LABELS[path],
+      points.filter((point) => point.path === PATH_LABELS[path]),
+      xField,
+      subtitle,
+    );
+  };
+  return [
+    { name: "fig3_accuracy_vs_memory_cpu", spec: scatter("cpu", "peakInferMiB") },
+    { name: "fig4_accuracy_vs_memory_gpu", spec: scatter("webgpu", "peakInferMiB") },
+    { name: "fig5_accuracy_vs_time_cpu", spec: scatter("cpu", "inferMs") },
+    { name: "fig6_accuracy_vs_time_gpu", spec: scatter("webgpu", "inferMs") },
+    { name: "fig7_accuracy_per_model", spec: accuracyBarsSpec(points, modelOrder, adapterSubtitle(rows)) },
+    {
+      name: "fig8_inference_time_per_model",
+      spec: inferenceTimeBarsSpec(points, modelOrder, adapterSubtitle(rows), clocksByPath(rows)),
+    },
+    { name: "fig9_memory_per_model", spec: memoryBarsSpec(points, modelOrder, adapterSubtitle(rows)) },
+  ];
+}
+
+type ScatterX = "peakInferMiB" | "inferMs";
+
+const SCATTER_AXES: Record<ScatterX, { what: string; title: string }> = {
+  peakInferMiB: {
+    what: "peak inference memory",
+    title: "Peak inference memory, peak_infer_bytes (MiB, log scale)",
+  },
+  inferMs: { what: "inference time", title: "Inference time per batch, median (ms, log scale)" },
+};
+const SCATTER_SIZE = { width: 640, height: 420 };
+
+/** Accuracy against memory or time on one path, one labelled point per model. */
+function scatterSpec(path: string, pathPoints: Point[], xField: ScatterX, subtitle: string[]): TopLevelSpec {
+  const plotted = pathPoints.flatMap((point) => {
+    const x = point[xField];
+    // A log axis cannot show zero, which a coarse clock can report for a tiny model.
+    return x === null || x <= 0 || point.accuracy === null ? [] : [{ ...point, x, y: point.accuracy }];
+  });
+  if (plotted.length === 0) subtitle = [...subtitle, "No rows with status ok on this path"];
+  const xs = plotted.map((point) => point.x);
+  const ys = plotted.map((point) => point.y);
+  const yPad = Math.max((Math.max(...ys) - Math.min(...ys)) * 0.06, 0.002);
+  // Fixed domains let the labels be placed here, in pixels, before Vega draws them.
+  const xDomain: [number, number] = [Math.min(...xs) / 1.5, Math.max(...xs) * 1.5];
+  const yDomain: [number, number] = [Math.min(...ys) - yPad, Math.max(...ys) + yPad];
+  const familyColor = {
+    field: "family",
+    type: "nominal",
+    title: "Model family",
+    scale: FAMILY_SCALE,
+  } as const;
+  const axes = SCATTER_AXES[xField];
+  return {
+    title: { text: `Test accuracy vs ${axes.what}, ${path} path`, subtitle },
+    ...SCATTER_SIZE,
+    data: { values: placeLabels(plotted, xDomain, yDomain) },
+    encoding: {
+      x: {
+        field: "x",
+        type: "quantitative",
+        scale: plotted.length > 0 ? { type: "log", domain: xDomain, nice: false } : { type: "log" },
+        title: axes.title,
+      },
+      y: {
+        field: "y",
+        type: "quantitative",
+        scale: plotted.length > 0 ? { domain: yDomain, nice: false } : { zero: false },
+        axis: ACCURACY_AXIS,
+      },
+    },
+    layer: [
+      {
+        mark: { type: "rule", color: "#aaaaaa", strokeWidth: 0.5 },
+        transform: [{ filter: "datum.leader" }],
+        encoding: { x2: { field: "labelX" }, y2: { field: "labelY" } },
+      },
+      {
+        mark: { type: "point", filled: true, size: 70, opacity: 0.85 },
+        encoding: { color: familyColor, shape: { ...familyColor, scale: { domain: FAMILY_SCALE.domain } } },
+      },
+      {
+        mark: { type: "text", fontSize: LABEL_FONT_SIZE, align: "left", baseline: "middle" },
+        encoding: {
+          x: { field: "labelX", type: "quantitative" },
+          y: { field: "labelY", type: "quantitative" },
+          text: { field: "model" },
+          color: familyColor,
+        },
+      },
+    ],
+    config: CONFIG,
+  };
+}
+
+const LABEL_FONT_SIZE = 8;
+const MARKER_RADIUS = 5;
+/** Advance widths in em of DejaVu Sans for the characters of model names; others count as 0.6 em. */
+const CHARACTER_WIDTHS: Record<string, number> = { "-": 0.361, l: 0.278, m: 0.974, t: 0.392 };
+
+interface Box {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+
+/**
+ * Puts each point's label where it overlaps no marker and no other label: beside the point if there is
+ * room, else a few rings further out with a leader line back to it. Crowded points choose first.
+ * Adds the label's left-middle anchor (`labelX`, `labelY`, in data units) and `leader` to each point.
+ */
+function placeLabels<T extends { x: number; y: number; model: string }>(
+  points: T[],
+  xDomain: [number, number],
+  yDomain: [number, number],
+): (T & { labelX: number; labelY: number; leader: boolean })[] {
+  const { width, height } = SCATTER_SIZE;
+  const logSpan = Math.log(xDomain[1] / xDomain[0]);
+  const toPixels = ({ x, y }: T) => ({
+    px: width * Math.log(x / xDomain[0]) / logSpan,
+    py: height * (yDomain[1] - y) / (yDomain[1] - yDomain[0]),
+  });
+  const pixels = points.map(toPixels);
+  const obstacles: Box[] = pixels.map(({ px, py }) => ({
+    left: px - MARKER_RADIUS,
+    right: px + MARKER_RADIUS,
+    top: py - MARKER_RADIUS,
+    bottom: py + MARKER_RADIUS,
+  }));
+  const neighbours = pixels.map((a) =>
+    pixels.filter((b) => Math.hypot(a.px - b.px, a.py - b.py) < 40).length
+  );
+  const order = points.map((_, i) => i).sort((a, b) => neighbours[b] - neighbours[a]);
+  const placed = new Array<T & { labelX: number; labelY: number; leader: boolean }>(points.length);
+  for (const i of order) {
+    const { px, py } = pixels[i];
+    const labelWidth = [...points[i].model].reduce((sum, c) => sum + (CHARACTER_WIDTHS[c] ?? 0.6), 0) *
+      LABEL_FONT_SIZE;
+    const labelHeight = LABEL_FONT_SIZE + 2;
+    const candidates = labelCandidates(px, py, labelWidth, labelHeight)
+      .filter((box) => box.left >= 0 && box.right <= width && box.top >= 0 && box.bottom <= height);
+    const overlap = (box: Box) => obstacles.reduce((sum, other) => sum + overlapArea(box, other), 0);
+    const free = candidates.find((box) => overlap(box) === 0);
+    const box = free ?? candidates.reduce((best, box) =>
+      overlap(box) < overlap(best) ? box : best, candidates[0]) ??
+      labelCandidates(px, py, labelWidth, labelHeight)[0];
+    obstacles.push(box);
+    const middle = (box.top + box.bottom) / 2;
+    const gap = Math.hypot(
+      Math.max(box.left - px, 0, px - box.right),
+      Math.max(box.top - py, 0, py - box.bottom),
+    );
+    placed[i] = {
+      ...points[i],
+      labelX: xDomain[0] * Math.exp(logSpan * box.left / width),
+      labelY: yDomain[1] - (yDomain[1] - yDomain[0]) * middle / height,
+      leader: gap > MARKER_RADIUS + 4,
+    };
+  }
+  return placed;
+}
+
+/** Label boxes around a point at (px, py), nearest first: right, left, above, below, then the diagonals. */
+function labelCandidates(px: number, py: number, width: number, height: number): Box[] {
+  const boxes: Box[] = [];
+  for (let ring = 0; ring < 6; ring++) {
+    const distance = MARKER_RADIUS + 2 + ring * 9;
+    const diagonal = distance * Math.SQRT1_2;
+    const corners: [number, number][] = [
+      [px + distance, py - height / 2],
+      [px - distance - width, py - height / 2],
+      [px - width / 2, py - distance - height],
+      [px - width / 2, py + distance],
+      [px + diagonal, py - diagonal - height],
+      [px + diagonal, py + diagonal],
+      [px - diagonal - width, py - diagonal - height],
+      [px - diagonal - width, py + diagonal],
+    ];
+    for (const [left, top] of corners) boxes.push({ left, top, right: left + width, bottom: top + height });
+  }
+  return boxes;
+}
+
+function overlapArea(a: Box, b: Box): number {
+  const width = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+  const height = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+  return width > 0 && height > 0 ? width * height : 0;
+}
+
+function accuracyBarsSpec(points: Point[], modelOrder: string[], subtitle: string[]): TopLevelSpec {
+  const accuracies = points.flatMap((point) => point.accuracy ?? []);
+  // Bars from zero would hide differences of a tenth of a point; the axis title says where it starts.
+  const floor = Math.max(0, Math.floor(Math.min(...accuracies) * 20) / 20 - 0.05);
+  return {
+    title: { text: "Test accuracy per model, CPU and WebGPU paths", subtitle },
+    data: { values: points.filter((point) => point.accuracy !== null) },
+    facet: { row: { field: "path", type: "nominal", title: null, header: PANEL_HEADER } },
+    spec: {
+      width: 1000,
+      height: 200,
+      mark: { type: "bar", clip: true },
+      encoding: {
+        x: modelAxis(modelOrder),
+        y: {
+          field: "accuracy",
+          type: "quantitative",
+          scale: { domain: [floor, 1] },
+          axis: { ...ACCURACY_AXIS, title: `Test accuracy (axis starts at ${Math.round(floor * 100)}%)` },
+        },
+        color: { field: "family", type: "nominal", title: "Model family", scale: FAMILY_SCALE },
+      },
+    },
+    config: CONFIG,
+  };
+}
+
+function inferenceTimeBarsSpec(
+  points: Point[],
+  modelOrder: string[],
+  subtitle: string[],
+  clocks: string,
+): TopLevelSpec {
+  const y = { type: "quantitative", scale: { type: "log" }, stack: null } as const;
+  return {
+    title: {
+      text: "Inference time per batch, per model, CPU and WebGPU paths side by side",
+      subtitle: [...subtitle, `Bar: median; whisker: 10th to 90th percentile; timed with: ${clocks}`],
+    },
+    width: 1000,
+    height: 380,
+    data: { values: points.filter((point) => point.inferMs !== null) },
+    encoding: { x: modelAxis(modelOrder), xOffset: { field: "path", type: "nominal" } },
+    layer: [
+      {
+        mark: "bar",
+        encoding: { y: { ...y, field: "inferMs", title: SCATTER_AXES.inferMs.title }, color: PATH_COLOR },
+      },
+      {
+        mark: { type: "rule", color: "black" },
+        encoding: { y: { ...y, field: "inferMsP10" }, y2: { field: "inferMsP90" } },
+      },
+    ],
+    config: CONFIG,
+  };
+}
+
+function memoryBarsSpec(points: Point[], modelOrder: string[], subtitle: string[]): TopLevelSpec {
+  const measures = {
+    peakInferMiB: "Peak inference memory (peak_infer_bytes)",
+    peakTrainMiB: "Peak training memory (peak_train_bytes)",
+  };
+  return {
+    title: { text: "Peak memory per model, CPU and WebGPU paths side by side", subtitle },
+    data: { values: points },
+    transform: [
+      { fold: Object.keys(measures), as: ["measure", "mebibytes"] },
+      { filter: "isValid(datum.mebibytes)" },
+      { calculate: `${JSON.stringify(measures)}[datum.measure]`, as: "measure" },
+    ],
+    facet: {
+      row: {
+        field: "measure",
+        type: "nominal",
+        title: null,
+        sort: Object.values(measures),
+        header: PANEL_HEADER,
+      },
+    },
+    spec: {
+      width: 1000,
+      height: 220,
+      mark: "bar",
+      encoding: {
+        x: modelAxis(modelOrder),
+        xOffset: { field: "path", type: "nominal" },
+        y: {
+          field: "mebibytes",
+          type: "quantitative",
+          scale: { type: "log" },
+          stack: null,
+          title: "Memory (MiB, log scale)",
+        },
+        color: PATH_COLOR,
+      },
+    },
+    config: CONFIG,
+  };
+}
+
+const FAMILY_SCALE = {
+  domain: Object.values(FAMILY_LABELS),
+  range: ["#d62728", "#1f77b4", "#2ca02c"],
+};
+const PATH_COLOR = {
+  field: "path",
+  type: "nominal",
+  title: "Execution path",
+  scale: { domain: Object.values(PATH_LABELS), range: ["#7f7f7f", "#ff7f0e"] },
+} as const;
+const ACCURACY_AXIS = { title: "Test accuracy", format: ".1%" };
+const PANEL_HEADER = {
+  labelOrient: "top",
+  labelAnchor: "start",
+  labelFontSize: 13,
+  labelFontWeight: "bold",
+} as const;
+const CONFIG = {
+  font: "sans-serif",
+  title: { fontSize: 15, subtitleFontSize: 11, offset: 12 },
+  axis: { titleFontSize: 12 },
+  legend: { labelLimit: 400 },
+};
+
+function modelAxis(modelOrder: string[]) {
+  return {
+    field: "model",
+    type: "nominal",
+    sort: modelOrder,
+    title: "Model (sorted by number of parameters)",
+    axis: { labelAngle: -60, labelFontSize: 9 },
+  } as const;
+}
+
+function toPoint(row: ResultRow): Point {
+  const mebibytes = (bytes: number | null) => bytes === null ? null : bytes / MIB;
+  return {
+    model: row.model,
+    family: FAMILY_LABELS[row.family],
+    path: PATH_LABELS[row.path],
+    parameters: row.parameters ?? 0,
+    accuracy: row.test_accuracy,
+    inferMs: row.infer_ms_median,
+    inferMsP10: row.infer_ms_p10,
+    inferMsP90: row.infer_ms_p90,
+    peakInferMiB: mebibytes(row.peak_infer_bytes),
+    peakTrainMiB: mebibytes(row.peak_train_bytes),
+  };
+}
+
+function adapterSubtitle(rows: readonly ResultRow[]): string[] {
+  return (Object.keys(PATH_LABELS) as ExecutionPath[]).map((path) =>
+    `${PATH_LABELS[path]} path adapter: ${
+      distinct(rows.filter((row) => row.path === path).map((row) => row.adapter))
+    }`
+  );
+}
+
+function clocksByPath(rows: readonly ResultRow[]): string {
+  return (Object.keys(PATH_LABELS) as ExecutionPath[])
+    .map((path) =>
+      `${distinct(rows.filter((row) => row.path === path).map((row) => row.clock))} (${PATH_LABELS[path]})`
+    )
+    .join(", ");
+}
+
+function distinct(values: string[]): string {
+  const unique = [...new Set(values.filter((value) => value !== ""))];
+  return unique.length === 0 ? "none" : unique.join("; ");
+}
+
+async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const { vega, vegaLite } = await loadVega();
+  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: "none" });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Vega's Node build pulls in node-fetch, whose `punycode` import prints a deprecation warning on every run. */
+async function loadVega() {
+  // Node's documented switch, missing from Deno's typings of `process`.
+  const warnings = process as { noDeprecation?: boolean };
+  const noDeprecation = warnings.noDeprecation;
+  warnings.noDeprecation = true;
+  try {
+    // deno-lint-ignore no-import-prefix
+    const vega = await import("npm:vega@5");
+    // deno-lint-ignore no-import-prefix
+    const vegaLite = await import("npm:vega-lite@5");
+    return { vega, vegaLite };
+  } finally {
+    warnings.noDeprecation = noDeprecation;
+  }
+}
+
+/** TrueType fonts resvg can use, best first: Debian's fonts-dejavu-core, then Liberation. */
+const FONT_CANDIDATES = [
+  {
+    family: "DejaVu Sans",
+    files: [
+      "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+      "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    ],
+  },
+  {
+    family: "Liberation Sans",
+    files: [
+      "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+      "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
+    ],
+  },
+];
+
+let resvgReady: Promise<{ family: string; fontBuffers: Uint8Array[] }> | undefined;
+
+/** Loads resvg's wasm and a system font once per process. */
+function initResvg() {
+  resvgReady ??= (async () => {
+    await initWasm(
+      await Deno.readFile(new URL(import.meta.resolve("npm:@resvg/resvg-wasm@2/index_bg.wasm"))),
+    );
+    for (const { family, files } of FONT_CANDIDATES) {
+      const fontBuffers = await Promise.all(files.map((file) => Deno.readFile(file).catch(() => null)));
+      if (fontBuffers[0] !== null) {
+        return {
+          family,
+          fontBuffers: fontBuffers.filter((font) => font !== null),
+        };
+      }
+    }
+    console.warn(
+      `report: no TrueType font found (${FONT_CANDIDATES[0].files[0]}); the PNGs will have no text, ` +
+        "install one with apt-get install fonts-dejavu-core (the SVGs are complete)",
+    );
+    return { family: "sans-serif", fontBuffers: [] };
+  })();
+  return resvgReady;
+}
+
+/** Renders at twice the SVG's size, so the small labels stay legible in a printed page. */
+async function renderPng(svg: string): Promise<Uint8Array> {
+  const { family, fontBuffers } = await initResvg();
+  const resvg = new Resvg(svg, {
+    font: { fontBuffers, defaultFontFamily: family, sansSerifFamily: family },
+    fitTo: { mode: "zoom", value: 2 },
+    background: "white",
+  });
+  try {
+    return resvg.render().asPng();
+  } finally {
+    resvg.free();
+  }
+}
+
+function parseFlags(args: string[]): { csv: string; out: string; help: boolean } {
+  try {
+    const { values } = parseArgs({
+      args,
+      options: {
+        csv: { type: "string", default: "results/sweep.csv" },
+        out: { type: "string", default: "results/figures" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+    return values;
+  } catch (error) {
+    // Node's messages run on with advice about `--`; the first sentence says what is wrong.
+    const problem = (error as Error).message.split(". ")[0].replace(/\.$/, "");
+    throw new UserError(`${problem}; ${USAGE}`);
+  }
+}
+
+async function main(args: string[]): Promise<void> {
+  const { csv, out, help } = parseFlags(args);
+  if (help) {
+    console.log(USAGE);
+    return;
+  }
+  const rows = parseResults(new TextDecoder().decode(await readFileBytes(csv)), csv);
+  const written = await writeFigures(rows, out);
+  console.log(`report: wrote ${written.length} files to ${out}`);
+}
+
+if (import.meta.main) {
+  try {
+    await main(Deno.args);
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    console.error(`report: ${error.message}`);
+    Deno.exit(1);
+  }
+}

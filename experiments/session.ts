@@ -1,0 +1,58 @@
+/** Setting up a run: the backend by name, MNIST with its statistics, the data on the device. */
+import type { Backend, BackendKind } from "../engine/backend.ts";
+import { CpuBackend } from "../engine/cpu/backend.ts";
+import { UserError } from "../engine/errors.ts";
+import { WebGpuBackend } from "../engine/webgpu/backend.ts";
+import { describeAdapter } from "../engine/webgpu/device.ts";
+import { DeviceDataSet, type PixelStats } from "../models/dataset.ts";
+import type { CompiledModel } from "../models/model.ts";
+import { loadMnist, type Mnist, pixelMeanStd } from "./data.ts";
+
+export function backendKind(value: string | undefined): BackendKind {
+  const kind = value ?? "webgpu";
+  if (kind !== "webgpu" && kind !== "cpu") throw new UserError(`--backend ${kind}: use webgpu or cpu`);
+  return kind;
+}
+
+export async function createBackend(kind: BackendKind): Promise<Backend> {
+  return kind === "cpu" ? new CpuBackend() : await WebGpuBackend.create();
+}
+
+export function adapterLine(backend: Backend): string {
+  return backend.kind === "cpu" ? `CPU path: ${backend.adapter.name}` : describeAdapter(backend.adapter);
+}
+
+export interface StudyData {
+  readonly mnist: Mnist;
+  /** The training set's own pixel mean and std. */
+  readonly stats: PixelStats;
+  readonly trainCount: number;
+  readonly testCount: number;
+}
+
+export async function loadStudyData(
+  dir: string | undefined,
+  trainLimit: number | undefined,
+  testLimit: number | undefined,
+  batchSize: number,
+): Promise<StudyData> {
+  const mnist = await loadMnist(dir);
+  const trainCount = Math.min(trainLimit ?? mnist.train.count, mnist.train.count);
+  const testCount = Math.min(testLimit ?? mnist.test.count, mnist.test.count);
+  if (batchSize > trainCount) {
+    throw new UserError(`--batch-size ${batchSize} is larger than the ${trainCount} training images in use`);
+  }
+  return { mnist, stats: pixelMeanStd(mnist.train.images), trainCount, testCount };
+}
+
+export function deviceDataSets(backend: Backend, data: StudyData) {
+  return {
+    train: new DeviceDataSet(backend, "train", data.mnist.train, data.stats, data.trainCount),
+    test: new DeviceDataSet(backend, "test", data.mnist.test, data.stats, data.testCount),
+  };
+}
+
+/** Dispatches in one training step (gather, forward, loss, backward with the fused SGD). */
+export function dispatchesPerStep(model: CompiledModel): number {
+  return 1 + model.forward.length + 1 + model.backward.length;
+}
