@@ -43,6 +43,11 @@ export interface AdapterDescription {
   readonly isSoftware: boolean;
 }
 
+export interface KernelTimes {
+  readonly msPerRepeat: number[];
+  readonly clock: string;
+}
+
 export interface Backend {
   readonly kind: BackendKind;
   readonly adapter: AdapterDescription;
@@ -64,8 +69,11 @@ export interface Backend {
   run(program: readonly Dispatch[], repeats?: number): void;
   /** Resolves when all submitted work has finished. */
   finish(): Promise<void>;
-  /** Kernel time (GPU timestamps, or wall clock on the CPU) for `repeats` back-to-back runs of `program`, ms. */
-  timeKernels(program: readonly Dispatch[], repeats: number): Promise<{ ms: number; clock: string }>;
+  /**
+   * Times `repeats` back-to-back runs of `program`, each on its own: GPU timestamps around each run
+   * where the adapter has them, else wall clock. Milliseconds per run, and the clock's name.
+   */
+  timeKernels(program: readonly Dispatch[], repeats: number): Promise<KernelTimes>;
   /** How many submits `run` has made so far (the CPU makes none). */
   readonly submits: number;
   destroy(): void;

@@ -45,6 +45,31 @@ export const kernels = {
     entry: "dense_backward_weight",
     grid: (c) => [c.IN + 1, c.OUT, 1],
   },
+  conv2d_forward: {
+    shader: "conv2d.wgsl",
+    entry: "conv2d_forward",
+    grid: (c) => [(c.H - (c.K ?? 5) + 1) * (c.W - (c.K ?? 5) + 1), c.OC, c.B],
+  },
+  conv2d_backward_input: {
+    shader: "conv2d.wgsl",
+    entry: "conv2d_backward_input",
+    grid: (c) => [c.H * c.W, c.IC, c.B],
+  },
+  conv2d_backward_weight: {
+    shader: "conv2d.wgsl",
+    entry: "conv2d_backward_weight",
+    grid: (c) => [c.IC * (c.K ?? 5) ** 2 + 1, c.OC, 1],
+  },
+  maxpool2d_forward: {
+    shader: "maxpool2d.wgsl",
+    entry: "maxpool2d_forward",
+    grid: (c) => [Math.floor(c.H / 2) * Math.floor(c.W / 2), c.C, c.B],
+  },
+  maxpool2d_backward: {
+    shader: "maxpool2d.wgsl",
+    entry: "maxpool2d_backward",
+    grid: (c) => [c.H * c.W, c.C, c.B],
+  },
   relu_forward: flat("activation.wgsl", "relu_forward"),
   relu_backward: flat("activation.wgsl", "relu_backward"),
   tanh_forward: flat("activation.wgsl", "tanh_forward"),

@@ -6,10 +6,8 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-// deno-lint-ignore no-import-prefix
-import { initWasm, Resvg } from "npm:@resvg/resvg-wasm@2";
-// deno-lint-ignore no-import-prefix
-import type { TopLevelSpec } from "npm:vega-lite@5";
+import { initWasm, Resvg } from "@resvg/resvg-wasm";
+import type { TopLevelSpec } from "vega-lite";
 import { UserError } from "../engine/errors.ts";
 import { ensureWritableDir, readFileBytes, writeFileAtomic } from "../engine/files.ts";
 import { type ExecutionPath, type Family, parseResults, type ResultRow } from "./results.ts";
@@ -452,10 +450,8 @@ async function loadVega() {
   const noDeprecation = warnings.noDeprecation;
   warnings.noDeprecation = true;
   try {
-    // deno-lint-ignore no-import-prefix
-    const vega = await import("npm:vega@5");
-    // deno-lint-ignore no-import-prefix
-    const vegaLite = await import("npm:vega-lite@5");
+    const vega = await import("vega");
+    const vegaLite = await import("vega-lite");
     return { vega, vegaLite };
   } finally {
     warnings.noDeprecation = noDeprecation;
@@ -486,7 +482,7 @@ let resvgReady: Promise<{ family: string; fontBuffers: Uint8Array[] }> | undefin
 function initResvg() {
   resvgReady ??= (async () => {
     await initWasm(
-      await Deno.readFile(new URL(import.meta.resolve("npm:@resvg/resvg-wasm@2/index_bg.wasm"))),
+      await Deno.readFile(new URL(import.meta.resolve("@resvg/resvg-wasm/index_bg.wasm"))),
     );
     for (const { family, files } of FONT_CANDIDATES) {
       const fontBuffers = await Promise.all(files.map((file) => Deno.readFile(file).catch(() => null)));

@@ -2,10 +2,8 @@
  * The sweep's results file: one CSV row per model and path, rewritten whole (atomically) on every append,
  * so a run killed at any instant keeps every row written before it and a rerun resumes where it stopped.
  */
-// deno-lint-ignore no-import-prefix
-import { parse } from "npm:csv-parse@5/sync";
-// deno-lint-ignore no-import-prefix
-import { stringify } from "npm:csv-stringify@6/sync";
+import { parse } from "csv-parse/sync";
+import { stringify } from "csv-stringify/sync";
 import { UserError } from "../engine/errors.ts";
 import { writeFileAtomic } from "../engine/files.ts";
 

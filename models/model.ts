@@ -37,7 +37,7 @@ export class CompiledModel {
   readonly labels: Tensor;
   /** [steps run, correct, samples], accumulated on the device. */
   readonly stats: Tensor;
-  /** [sum of per-sample losses, Kahan compensation]. */
+  /** Per-sample losses summed in blocks of steps: [current block, earlier blocks]. */
   readonly lossSum: Tensor;
   readonly learningRate: Tensor;
   readonly parameters: readonly Parameter[];
@@ -45,23 +45,37 @@ export class CompiledModel {
   readonly backward: readonly Dispatch[];
   readonly loss: Dispatch;
   readonly layers: readonly Layer[];
+  /** Every layer's output tensor, in order. */
+  readonly outputs: readonly Tensor[];
 
-  constructor(readonly backend: Backend, readonly spec: ModelSpec, readonly batch: number, seed: number) {
+  /** With `training: false` no gradient tensors or backward dispatches are made: inference only. */
+  readonly training: boolean;
+
+  constructor(
+    readonly backend: Backend,
+    readonly spec: ModelSpec,
+    readonly batch: number,
+    seed: number,
+    options: { training?: boolean } = {},
+  ) {
+    this.training = options.training ?? true;
     const random = new Random(seed);
     this.learningRate = backend.tensor("learning_rate", "f32", [1]);
-    const context: BuildContext = { backend, batch, random, learningRate: this.learningRate };
+    const context: BuildContext = { backend, batch, random, learningRate: this.learningRate, training: this.training };
     this.input = {
       shape: spec.inputShape,
       value: backend.tensor("input", "f32", [batch, ...spec.inputShape]),
     };
     this.layers = fuseActivations(spec.layers);
     const forward: Dispatch[] = [], backward: Dispatch[] = [], parameters: Parameter[] = [];
+    const outputs: Tensor[] = [];
     let current: Activation = this.input;
     this.layers.forEach((layer, i) => {
       const built = layer.build(context, current, i > 0);
       forward.push(...built.forward);
       backward.unshift(...built.backward);
       parameters.push(...built.parameters);
+      outputs.push(built.output.value);
       current = built.output;
     });
     if (!current.grad || current.shape.join() !== String(spec.classes)) {
@@ -81,6 +95,12 @@ export class CompiledModel {
     this.forward = forward;
     this.backward = backward;
     this.parameters = parameters;
+    this.outputs = outputs;
+  }
+
+  /** The tensors one inference batch flows through: the input and every layer's output. */
+  activations(): Tensor[] {
+    return [this.input.value, ...this.outputs];
   }
 
   trainStep(gather: Dispatch): Dispatch[] {

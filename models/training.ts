@@ -77,7 +77,7 @@ async function runPass(
   if (stats[0] !== steps) throw new Error(`ran ${stats[0]} of ${steps} steps`);
   const samples = stats[2];
   return {
-    loss: lossSum[0] / samples,
+    loss: (lossSum[0] + lossSum[1]) / samples,
     accuracy: stats[1] / samples,
     samples,
     steps,

@@ -6,6 +6,7 @@ import {
   type Dispatch,
   type DType,
   elementCount,
+  type KernelTimes,
   sliceOf,
   type Tensor,
 } from "../backend.ts";
@@ -13,14 +14,23 @@ import type { Kernel } from "../kernels.ts";
 import { MemoryLedger } from "../memory.ts";
 import type { TwinBindings } from "./twin.ts";
 import * as activation from "./activation.ts";
+import * as conv2d from "./conv2d.ts";
 import * as data from "./data.ts";
 import * as dense from "./dense.ts";
 import * as loss from "./loss.ts";
+import * as maxpool2d from "./maxpool2d.ts";
 
 type Twin = (bindings: TwinBindings, constants: Constants) => void;
 
 /** Twins by entry-point name. */
-export const twins: Record<string, Twin> = { ...activation, ...data, ...dense, ...loss } as unknown as Record<
+export const twins: Record<string, Twin> = {
+  ...activation,
+  ...conv2d,
+  ...data,
+  ...dense,
+  ...loss,
+  ...maxpool2d,
+} as unknown as Record<
   string,
   Twin
 >;
@@ -84,10 +94,14 @@ export class CpuBackend implements Backend {
     return Promise.resolve();
   }
 
-  timeKernels(program: readonly Dispatch[], repeats: number): Promise<{ ms: number; clock: string }> {
-    const start = performance.now();
-    this.run(program, repeats);
-    return Promise.resolve({ ms: performance.now() - start, clock: "wall clock (performance.now)" });
+  timeKernels(program: readonly Dispatch[], repeats: number): Promise<KernelTimes> {
+    const msPerRepeat: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      const start = performance.now();
+      this.run(program);
+      msPerRepeat.push(performance.now() - start);
+    }
+    return Promise.resolve({ msPerRepeat, clock: "wall clock of the TypeScript twins (performance.now)" });
   }
 
   destroy(): void {}

@@ -4,6 +4,7 @@ import type { TwinBindings } from "./twin.ts";
 
 export const INVALID_LABEL = 0xffffffff;
 const THREADS = 64;
+const BLOCK = 256;
 
 export function softmax_cross_entropy(t: TwinBindings, c: Constants): void {
   const { logits, dlogits, loss_sum } = t.f32;
@@ -37,10 +38,11 @@ export function softmax_cross_entropy(t: TwinBindings, c: Constants): void {
       }
     }
   }
-  const term = batchLoss - loss_sum[1];
-  const sum = Math.fround(loss_sum[0] + term);
-  loss_sum[1] = (sum - loss_sum[0]) - term;
-  loss_sum[0] = sum;
+  loss_sum[0] += batchLoss;
+  if (stats[0] % BLOCK === BLOCK - 1) {
+    loss_sum[1] += loss_sum[0];
+    loss_sum[0] = 0;
+  }
   stats[0] += 1;
   stats[1] += batchCorrect;
   stats[2] += valid;

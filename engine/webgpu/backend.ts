@@ -10,6 +10,7 @@ import {
   type Dispatch,
   type DType,
   elementCount,
+  type KernelTimes,
   sliceOf,
   type Tensor,
 } from "../backend.ts";
@@ -30,6 +31,8 @@ interface GpuDispatch extends Dispatch {
 }
 
 const MAX_WORKGROUPS = 65535;
+/** Timestamp query sets hold at most 4096 queries: two per timed pass. */
+const MAX_TIMED_PASSES = 2048;
 const MiB = 2 ** 20;
 
 export class WebGpuBackend implements Backend {
@@ -167,38 +170,51 @@ export class WebGpuBackend implements Backend {
     this.#throwIfFailed();
   }
 
-  async timeKernels(program: readonly Dispatch[], repeats: number): Promise<{ ms: number; clock: string }> {
+  async timeKernels(program: readonly Dispatch[], repeats: number): Promise<KernelTimes> {
     if (!this.hasTimestamps) {
-      await this.finish();
-      const start = performance.now();
-      this.run(program, repeats);
-      await this.finish();
-      return { ms: performance.now() - start, clock: "wall clock (no timestamp-query)" };
+      const msPerRepeat: number[] = [];
+      for (let r = 0; r < repeats; r++) {
+        await this.finish();
+        const start = performance.now();
+        this.run(program);
+        await this.finish();
+        msPerRepeat.push(performance.now() - start);
+      }
+      return { msPerRepeat, clock: "wall clock with a wait per run (no timestamp-query)" };
     }
-    const querySet = this.device.createQuerySet({ type: "timestamp", count: 2 });
+    const msPerRepeat: number[] = [];
+    for (let done = 0; done < repeats; done += MAX_TIMED_PASSES) {
+      msPerRepeat.push(...await this.#timePasses(program, Math.min(MAX_TIMED_PASSES, repeats - done)));
+    }
+    return { msPerRepeat, clock: "GPU timestamps (timestamp-query) around each run's compute pass" };
+  }
+
+  /** One compute pass per run, all in one submit, each between two timestamps. */
+  async #timePasses(program: readonly Dispatch[], passes: number): Promise<number[]> {
+    const count = 2 * passes, bytes = 8 * count;
+    const querySet = this.device.createQuerySet({ type: "timestamp", count });
     const resolved = this.device.createBuffer({
-      size: 16,
+      size: bytes,
       usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
     });
-    const staging = this.device.createBuffer({
-      size: 16,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
+    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const encoder = this.device.createCommandEncoder();
-    const pass = encoder.beginComputePass({
-      timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
-    });
-    this.#encode(pass, program, repeats);
-    encoder.resolveQuerySet(querySet, 0, 2, resolved, 0);
-    encoder.copyBufferToBuffer(resolved, 0, staging, 0, 16);
+    for (let p = 0; p < passes; p++) {
+      const pass = encoder.beginComputePass({
+        timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * p, endOfPassWriteIndex: 2 * p + 1 },
+      });
+      this.#encode(pass, program, 1);
+    }
+    encoder.resolveQuerySet(querySet, 0, count, resolved, 0);
+    encoder.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
     this.device.queue.submit([encoder.finish()]);
     this.#submits++;
     await staging.mapAsync(GPUMapMode.READ);
-    const [begin, end] = new BigUint64Array(staging.getMappedRange());
+    const stamps = new BigUint64Array(staging.getMappedRange().slice(0));
     staging.unmap();
     for (const object of [querySet, resolved, staging]) object.destroy();
     this.#throwIfFailed();
-    return { ms: Number(end - begin) / 1e6, clock: "GPU timestamps (timestamp-query)" };
+    return Array.from({ length: passes }, (_, p) => Number(stamps[2 * p + 1] - stamps[2 * p]) / 1e6);
   }
 
   destroy(): void {

@@ -25,6 +25,8 @@ export interface BuildContext {
   readonly random: Random;
   /** One float, written once per epoch; the weight-gradient kernels take their SGD step with it. */
   readonly learningRate: Tensor;
+  /** False for an inference-only model: no gradient tensors, no backward dispatches. */
+  readonly training: boolean;
 }
 
 export interface BuiltLayer {

@@ -1,0 +1,91 @@
+/**
+ * PyTorch as a peer, where the machine has it: each workload runs in `pytorch_peer.py`, which takes one
+ * JSON request on stdin and answers one JSON line on stdout.
+ */
+import { fileURLToPath } from "node:url";
+import { UserError } from "../../engine/errors.ts";
+import type { PeerInferResult, PeerModel, PeerTrainResult } from "./tfjs.ts";
+
+export type PytorchDevice = "cpu" | "cuda";
+export interface PytorchAvailability {
+  ok: boolean;
+  why: string;
+  device?: PytorchDevice; // "cuda" where torch sees a CUDA device, else "cpu"
+}
+export type PytorchRequest =
+  | { workload: "train"; model: PeerModel; device: PytorchDevice; batch: number; steps: number }
+  | { workload: "infer"; model: PeerModel; device: PytorchDevice; batch: number; batches: number }
+  | { workload: "matmul"; device: PytorchDevice; n: number; batch: number; repeats: number };
+export interface PeerMatmulResult {
+  gflops: number;
+}
+export type PytorchResult<R extends PytorchRequest> = R extends { workload: "train" } ? PeerTrainResult
+  : R extends { workload: "infer" } ? PeerInferResult
+  : PeerMatmulResult;
+
+const PEER_SCRIPT = fileURLToPath(new URL("./pytorch_peer.py", import.meta.url));
+// `python3` first; Debian's own interpreter next, since python3-torch installs there and a pyenv or
+// venv python3 earlier on PATH does not see it.
+const INTERPRETERS = ["python3", "/usr/bin/python3"];
+
+interface PeerReply {
+  ok: boolean;
+  line: string; // the JSON answer, or the last line of stderr
+}
+
+async function askPeer(python: string, request: object): Promise<PeerReply> {
+  try {
+    const child = new Deno.Command(python, {
+      args: [PEER_SCRIPT],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(JSON.stringify(request)));
+    await writer.close();
+    const { success, stdout, stderr } = await child.output();
+    const lastLine = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim().split("\n").at(-1) ?? "";
+    return success
+      ? { ok: true, line: lastLine(stdout) }
+      : { ok: false, line: lastLine(stderr) || "no output" };
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound ? "not found" : String(error).split("\n")[0];
+    return { ok: false, line: reason };
+  }
+}
+
+let chosenInterpreter: Promise<{ python?: string; availability: PytorchAvailability }> | undefined;
+
+function findInterpreter() {
+  chosenInterpreter ??= (async () => {
+    const failures: string[] = [];
+    for (const python of new Set(INTERPRETERS)) {
+      const reply = await askPeer(python, { workload: "probe" });
+      if (!reply.ok) {
+        failures.push(`${python}: ${reply.line}`);
+        continue;
+      }
+      const probe = JSON.parse(reply.line);
+      const why = `torch ${probe.torch} via ${python} on ${probe.deviceName} (${probe.threads} CPU threads)`;
+      return { python, availability: { ok: true, why, device: probe.device } };
+    }
+    return { availability: { ok: false, why: `no usable PyTorch: ${failures.join("; ")}` } };
+  })();
+  return chosenInterpreter;
+}
+
+/** Whether a python3 with torch is here, and its best device; never throws. */
+export async function pytorchAvailable(): Promise<PytorchAvailability> {
+  return (await findInterpreter()).availability;
+}
+
+/** Runs one workload in PyTorch; results have the same shapes as the TF.js peer's. */
+export async function pytorchBench<R extends PytorchRequest>(request: R): Promise<PytorchResult<R>> {
+  const { python, availability } = await findInterpreter();
+  if (!python) throw new UserError(`PyTorch peer unavailable: ${availability.why}`);
+  const reply = await askPeer(python, request);
+  if (!reply.ok) throw new UserError(`PyTorch peer failed on ${request.workload}: ${reply.line}`);
+  return JSON.parse(reply.line);
+}
