@@ -32,7 +32,7 @@ export function fuseActivations(layers: readonly Layer[]): Layer[] {
 
 export class CompiledModel {
   readonly input: Activation;
-  readonly logits: Required<Activation>;
+  readonly logits: Activation;
   /** Labels of the current batch; the gather kernel writes them. */
   readonly labels: Tensor;
   /** [steps run, correct, samples], accumulated on the device. */
@@ -61,7 +61,13 @@ export class CompiledModel {
     this.training = options.training ?? true;
     const random = new Random(seed);
     this.learningRate = backend.tensor("learning_rate", "f32", [1]);
-    const context: BuildContext = { backend, batch, random, learningRate: this.learningRate, training: this.training };
+    const context: BuildContext = {
+      backend,
+      batch,
+      random,
+      learningRate: this.learningRate,
+      training: this.training,
+    };
     this.input = {
       shape: spec.inputShape,
       value: backend.tensor("input", "f32", [batch, ...spec.inputShape]),
@@ -78,17 +84,19 @@ export class CompiledModel {
       outputs.push(built.output.value);
       current = built.output;
     });
-    if (!current.grad || current.shape.join() !== String(spec.classes)) {
+    if (current.shape.join() !== String(spec.classes)) {
       throw new Error(`${spec.name} ends in ${current.shape.join("x")}, not ${spec.classes} classes`);
     }
-    this.logits = current as Required<Activation>;
+    this.logits = current;
     this.labels = backend.tensor("labels", "u32", [batch]);
     this.stats = backend.tensor("stats", "u32", [3]);
     this.lossSum = backend.tensor("loss_sum", "f32", [2]);
+    // An inference-only model still computes the loss (for accuracy): its gradient goes to scratch.
+    const dlogits = this.logits.grad ?? backend.tensor("dlogits", "f32", [batch, spec.classes]);
     this.loss = backend.dispatch(kernels.softmax_cross_entropy, {
       logits: this.logits.value,
       labels: this.labels,
-      dlogits: this.logits.grad,
+      dlogits,
       stats: this.stats,
       loss_sum: this.lossSum,
     }, { B: batch, CLASSES: spec.classes });

@@ -22,7 +22,7 @@ export type Progress = (stepsDone: number, steps: number, seconds: number) => vo
 
 /** Most steps recorded into one submit; and the wall time a chunk should take at most. */
 const MAX_CHUNK_STEPS = 4096;
-const TARGET_CHUNK_SECONDS = 0.25;
+const TARGET_CHUNK_SECONDS = 1;
 
 /** One epoch of plain SGD over `data` in `order`. */
 export function trainEpoch(

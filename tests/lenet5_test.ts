@@ -24,7 +24,7 @@ async function checkTrainingStep(backend: Backend): Promise<void> {
   assertClose([lossSum / BATCH], outputs.loss.data, "loss");
   for (const parameter of model.parameters) {
     assertClose(
-      await backend.read(parameter.grad),
+      await backend.read(parameter.grad!),
       outputs[`grad.${parameter.name}`].data,
       `grad ${parameter.name}`,
     );

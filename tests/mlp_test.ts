@@ -48,7 +48,7 @@ async function checkStep(backend: Backend): Promise<void> {
   ]);
   for (const parameter of model.parameters) {
     assertClose(
-      await backend.read(parameter.grad),
+      await backend.read(parameter.grad!),
       outputs[`grad.${parameter.name}`].data,
       `grad.${parameter.name}`,
     );

@@ -53,3 +53,20 @@ Deno.test("a last, partial batch counts each of its images once", async () => {
   assert.equal(tested.samples, 103);
   assert.ok(Number.isFinite(tested.loss));
 });
+
+Deno.test("an inference-only model makes no gradients and predicts as the trained one", async () => {
+  const study = await subset();
+  const backend = cpuBackend();
+  const trained = new CompiledModel(backend, mlp([32]), 4, 2);
+  const sets = deviceDataSets(backend, study);
+  await trainEpoch(trained, sets.train, 0.01, new Random(2).permutation(study.trainCount));
+  const reference = await evaluate(trained, sets.test);
+  const inference = new CompiledModel(backend, mlp([32]), 4, 9, { training: false });
+  assert.equal(inference.backward.length, 0);
+  assert.ok(inference.parameters.every((p) => p.grad === undefined));
+  const values = new Map<string, Float32Array>();
+  for (const p of trained.parameters) values.set(p.name, (await backend.read(p.value)) as Float32Array);
+  inference.loadParameters(values);
+  const tested = await evaluate(inference, sets.test);
+  assert.equal(tested.accuracy, reference.accuracy);
+});

@@ -23,8 +23,10 @@ export class ActivationLayer implements Layer {
     const forwardKernel = this.activation === "relu" ? kernels.relu_forward : kernels.tanh_forward;
     const backwardKernel = this.activation === "relu" ? kernels.relu_backward : kernels.tanh_backward;
     const forward = [backend.dispatch(forwardKernel, { x: input.value, y: output.value }, { N })];
-    const backward = needsInputGrad
-      ? [backend.dispatch(backwardKernel, { y_saved: output.value, dy: output.grad, dx: input.grad! }, { N })]
+    const backward = context.training && needsInputGrad
+      ? [
+        backend.dispatch(backwardKernel, { y_saved: output.value, dy: output.grad!, dx: input.grad! }, { N }),
+      ]
       : [];
     return { output, forward, backward, parameters: [] };
   }

@@ -55,21 +55,22 @@ export class Conv2d implements Layer {
       ),
     ];
     const backward: Dispatch[] = [];
+    if (!context.training) return { output, forward, backward, parameters: [weight, bias] };
     if (needsInputGrad) {
       backward.push(backend.dispatch(
         kernels.conv2d_backward_input,
-        { dy: output.grad, y: output.value, w: weight.value, dx: input.grad! },
+        { dy: output.grad!, y: output.value, w: weight.value, dx: input.grad! },
         constants,
       ));
     }
     backward.push(backend.dispatch(kernels.conv2d_backward_weight, {
       x: input.value,
-      dy: output.grad,
+      dy: output.grad!,
       y: output.value,
       w_train: weight.value,
       b_train: bias.value,
-      grad_w: weight.grad,
-      grad_b: bias.grad,
+      grad_w: weight.grad!,
+      grad_b: bias.grad!,
       learning_rate: learningRate,
     }, constants));
     return { output, forward, backward, parameters: [weight, bias] };

@@ -58,23 +58,24 @@ export class Dense implements Layer {
       forward.push(
         backend.dispatch(kernels.dense_forward, { x: input.value, w, b, y: output.value }, constants),
       );
+      if (!context.training) continue;
       if (needsInputGrad) {
         backwardInput.push(
           backend.dispatch(
             kernels.dense_backward_input,
-            { dy: output.grad, y: output.value, w, dx: input.grad! },
+            { dy: output.grad!, y: output.value, w, dx: input.grad! },
             constants,
           ),
         );
       }
       backwardWeight.push(backend.dispatch(kernels.dense_backward_weight, {
         x: input.value,
-        dy: output.grad,
+        dy: output.grad!,
         y: output.value,
         w_train: w,
         b_train: b,
-        grad_w: { tensor: weight.grad, offset: O0 * IN, length: OUT * IN },
-        grad_b: { tensor: bias.grad, offset: O0, length: OUT },
+        grad_w: { tensor: weight.grad!, offset: O0 * IN, length: OUT * IN },
+        grad_b: { tensor: bias.grad!, offset: O0, length: OUT },
         learning_rate: learningRate,
       }, constants));
     }

@@ -11,12 +11,12 @@ export interface Activation {
   readonly grad?: Tensor;
 }
 
-/** A trainable tensor under its PyTorch state_dict name, with its gradient. */
+/** A trainable tensor under its PyTorch state_dict name, with its gradient (when training). */
 export interface Parameter {
   readonly name: string;
   readonly shape: readonly number[];
   readonly value: Tensor;
-  readonly grad: Tensor;
+  readonly grad?: Tensor;
 }
 
 export interface BuildContext {
@@ -46,17 +46,17 @@ export interface Layer {
   build(context: BuildContext, input: Activation, needsInputGrad: boolean): BuiltLayer;
 }
 
-/** An output tensor and its gradient tensor for a per-sample shape. */
+/** An output tensor for a per-sample shape, and its gradient's when training. */
 export function activationTensors(
   context: BuildContext,
   label: string,
   shape: readonly number[],
-): Required<Activation> {
+): Activation {
   const full = [context.batch, ...shape];
   return {
     shape,
     value: context.backend.tensor(label, "f32", full),
-    grad: context.backend.tensor(`${label}.grad`, "f32", full),
+    grad: context.training ? context.backend.tensor(`${label}.grad`, "f32", full) : undefined,
   };
 }
 
@@ -76,6 +76,6 @@ export function defaultInitialised(
     name,
     shape,
     value: backend.tensor(name, "f32", shape, values),
-    grad: backend.tensor(`${name}.grad`, "f32", shape),
+    grad: context.training ? backend.tensor(`${name}.grad`, "f32", shape) : undefined,
   };
 }

@@ -29,11 +29,11 @@ export class MaxPool2d implements Layer {
     const forward = [
       backend.dispatch(kernels.maxpool2d_forward, { x: input.value, y: output.value }, constants),
     ];
-    const backward: Dispatch[] = needsInputGrad
+    const backward: Dispatch[] = context.training && needsInputGrad
       ? [
         backend.dispatch(
           kernels.maxpool2d_backward,
-          { x: input.value, dy: output.grad, dx: input.grad! },
+          { x: input.value, dy: output.grad!, dx: input.grad! },
           constants,
         ),
       ]
