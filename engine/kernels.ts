@@ -16,7 +16,7 @@ export interface Kernel {
   readonly folds?: boolean;
 }
 
-const NB = 4; // samples per invocation in the dense kernels
+const TILE = 4; // the dense kernels' register tile: 4 x 4 outputs per invocation
 const flat = (shader: string, entry: string): Kernel => ({
   shader,
   entry,
@@ -33,17 +33,18 @@ export const kernels = {
   dense_forward: {
     shader: "dense.wgsl",
     entry: "dense_forward",
-    grid: (c) => [c.OUT, Math.ceil(c.B / NB), 1],
+    grid: (c) => [Math.ceil(c.OUT / TILE), Math.ceil(c.B / TILE), 1],
   },
   dense_backward_input: {
     shader: "dense.wgsl",
     entry: "dense_backward_input",
-    grid: (c) => [c.IN, Math.ceil(c.B / NB), 1],
+    grid: (c) => [Math.ceil(c.IN / TILE), Math.ceil(c.B / TILE), 1],
   },
   dense_backward_weight: {
     shader: "dense.wgsl",
     entry: "dense_backward_weight",
-    grid: (c) => [c.IN + 1, c.OUT, 1],
+    // One more column of invocations for the biases.
+    grid: (c) => [Math.ceil(c.IN / TILE) + 1, Math.ceil(c.OUT / TILE), 1],
   },
   conv2d_forward: {
     shader: "conv2d.wgsl",
@@ -74,5 +75,6 @@ export const kernels = {
   relu_backward: flat("activation.wgsl", "relu_backward"),
   tanh_forward: flat("activation.wgsl", "tanh_forward"),
   tanh_backward: flat("activation.wgsl", "tanh_backward"),
+  activation_gradient: flat("activation.wgsl", "activation_gradient"),
   softmax_cross_entropy: { shader: "loss.wgsl", entry: "softmax_cross_entropy", grid: () => [1, 1, 1] },
 } satisfies Record<string, Kernel>;

@@ -41,3 +41,17 @@ fn tanh_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let t = y_saved[i];
   dx[i] = dy[i] * (1.0 - t * t);
 }
+
+override ACT: u32 = 0u;
+@group(0) @binding(5) var<storage, read_write> g: array<f32>;
+
+// In place, dy becomes g = dy * act'(y): the gradient before a fused activation, computed once
+// for both backward kernels of the layer that fused it. ACT: 1 ReLU, 2 tanh.
+@compute @workgroup_size(64)
+fn activation_gradient(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = index_of(gid, groups);
+  if (i >= N) { return; }
+  let t = y_saved[i];
+  if (ACT == 1u) { g[i] = select(0.0, g[i], t > 0.0); }
+  if (ACT == 2u) { g[i] = g[i] * (1.0 - t * t); }
+}

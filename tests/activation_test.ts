@@ -2,6 +2,7 @@
  * The stand-alone activation kernels: twins against PyTorch (ReLU's exact zeros, tanh up to |100|),
  * the GPU against the twins, including a grid long enough to fold into y.
  */
+import { ACT } from "../engine/cpu/activation.ts";
 import { kernels } from "../engine/kernels.ts";
 import type { Backend } from "../engine/backend.ts";
 import {
@@ -101,5 +102,23 @@ Deno.test("activation kernels: a grid over 65535 workgroups folds into y and cov
     const onGpu = await forwardBackward(gpu, name, x, dy, twin.y);
     assertClose(onGpu.y, twin.y, `${name} y`);
     assertClose(onGpu.dx, twin.dx, `${name} dx`);
+  }
+});
+
+Deno.test("activation_gradient turns dy into dy * act'(y) in place, GPU against twin", async () => {
+  const random = new Random(11);
+  const N = 1027;
+  const y = randomArray(random, N);
+  const dy = randomArray(random, N);
+  const gpu = await gpuBackend();
+  for (const act of [ACT.relu, ACT.tanh]) {
+    const expected = dy.map((d, i) => d * (act === ACT.relu ? (y[i] > 0 ? 1 : 0) : 1 - y[i] * y[i]));
+    for (const backend of gpu ? [cpuBackend(), gpu] : [cpuBackend()]) {
+      const out = await runKernel(backend, kernels.activation_gradient, { g: f32(dy), y_saved: f32(y) }, {
+        N,
+        ACT: act,
+      });
+      assertClose(out.g, expected, `${backend.kind} g, ACT ${act}`);
+    }
   }
 });

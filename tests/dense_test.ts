@@ -55,7 +55,10 @@ async function forward(backend: Backend, d: DenseInputs, c: Constants, yBefore?:
   return out.y as Float32Array;
 }
 
-/** Both backward kernels; `y` is the activated forward output, as the layer passes it. */
+/**
+ * The layer's backward pass: activation_gradient turns dy into g = dy * act'(y) (`y` is the
+ * activated forward output, as the layer passes it), then both backward kernels take g.
+ */
 async function backward(
   backend: Backend,
   d: DenseInputs,
@@ -64,16 +67,20 @@ async function backward(
   learningRate: number,
   dxBefore = filled(c.B * c.IN),
 ) {
+  const g = c.ACT === ACT.identity ? d.dy : (await runKernel(
+    backend,
+    kernels.activation_gradient,
+    { g: f32(d.dy), y_saved: f32(y) },
+    { N: d.dy.length, ACT: c.ACT },
+  )).g;
   const input = await runKernel(backend, kernels.dense_backward_input, {
-    dy: f32(d.dy),
-    y: f32(y),
+    g: f32(g),
     w: f32(d.w),
     dx: f32(dxBefore),
   }, c);
   const weight = await runKernel(backend, kernels.dense_backward_weight, {
     x: f32(d.x),
-    dy: f32(d.dy),
-    y: f32(y),
+    g: f32(g),
     w_train: f32(d.w),
     b_train: f32(d.b),
     grad_w: f32(filled(d.w.length)),
@@ -183,6 +190,12 @@ function layerStep(backend: Backend, d: DenseInputs, c: Constants, rows: number)
     learningRate: tensor("learning_rate", [0.25]),
   };
   const forwardSlices: Dispatch[] = [], inputSlices: Dispatch[] = [], weightSlices: Dispatch[] = [];
+  if (c.ACT !== ACT.identity) {
+    const N = B * OUT_TOTAL;
+    inputSlices.push(
+      backend.dispatch(kernels.activation_gradient, { g: t.dy, y_saved: t.y }, { N, ACT: c.ACT }),
+    );
+  }
   for (let O0 = 0; O0 < OUT_TOTAL; O0 += rows) {
     const OUT = Math.min(rows, OUT_TOTAL - O0);
     const slice = { ...c, OUT, OUT_TOTAL, O0, ACCUMULATE: O0 > 0 ? 1 : 0 };
@@ -190,12 +203,11 @@ function layerStep(backend: Backend, d: DenseInputs, c: Constants, rows: number)
     const b = { tensor: t.b, offset: O0, length: OUT };
     forwardSlices.push(backend.dispatch(kernels.dense_forward, { x: t.x, w, b, y: t.y }, slice));
     inputSlices.push(
-      backend.dispatch(kernels.dense_backward_input, { dy: t.dy, y: t.y, w, dx: t.dx }, slice),
+      backend.dispatch(kernels.dense_backward_input, { g: t.dy, w, dx: t.dx }, slice),
     );
     weightSlices.push(backend.dispatch(kernels.dense_backward_weight, {
       x: t.x,
-      dy: t.dy,
-      y: t.y,
+      g: t.dy,
       w_train: w,
       b_train: b,
       grad_w: { tensor: t.gradW, offset: O0 * IN, length: OUT * IN },

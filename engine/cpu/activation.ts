@@ -37,3 +37,11 @@ export function tanh_backward(t: TwinBindings, c: Constants): void {
   const { y_saved, dy, dx } = t.f32;
   for (let i = 0; i < c.N; i++) dx[i] = dy[i] * (1 - y_saved[i] * y_saved[i]);
 }
+
+export function activation_gradient(t: TwinBindings, c: Constants): void {
+  const { y_saved, g } = t.f32;
+  for (let i = 0; i < c.N; i++) {
+    if (c.ACT === ACT.relu) g[i] = y_saved[i] > 0 ? g[i] : 0;
+    if (c.ACT === ACT.tanh) g[i] = g[i] * (1 - y_saved[i] * y_saved[i]);
+  }
+}

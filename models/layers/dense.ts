@@ -48,11 +48,20 @@ export class Dense implements Layer {
     const weight = defaultInitialised(context, `${this.name}.weight`, [OUT_TOTAL, IN], IN);
     const bias = defaultInitialised(context, `${this.name}.bias`, [OUT_TOTAL], IN);
     const output = activationTensors(context, this.name, [OUT_TOTAL]);
-    const forward: Dispatch[] = [], backwardInput: Dispatch[] = [], backwardWeight: Dispatch[] = [];
+    const forward: Dispatch[] = [], backward: Dispatch[] = [], backwardWeight: Dispatch[] = [];
+    const ACT_CODE = ACT[this.#activation];
+    if (context.training && ACT_CODE !== ACT.identity) {
+      // dy becomes g = dy * act'(y) in place, once, for both backward kernels below.
+      backward.push(backend.dispatch(
+        kernels.activation_gradient,
+        { g: output.grad!, y_saved: output.value },
+        { N: B * OUT_TOTAL, ACT: ACT_CODE },
+      ));
+    }
     const rows = this.rowsPerSlice(backend.maxBindingBytes);
     for (let O0 = 0; O0 < OUT_TOTAL; O0 += rows) {
       const OUT = Math.min(rows, OUT_TOTAL - O0);
-      const constants = { B, IN, OUT, OUT_TOTAL, O0, ACT: ACT[this.#activation], ACCUMULATE: O0 > 0 ? 1 : 0 };
+      const constants = { B, IN, OUT, OUT_TOTAL, O0, ACT: ACT_CODE, ACCUMULATE: O0 > 0 ? 1 : 0 };
       const w = { tensor: weight.value, offset: O0 * IN, length: OUT * IN };
       const b = { tensor: bias.value, offset: O0, length: OUT };
       forward.push(
@@ -60,18 +69,13 @@ export class Dense implements Layer {
       );
       if (!context.training) continue;
       if (needsInputGrad) {
-        backwardInput.push(
-          backend.dispatch(
-            kernels.dense_backward_input,
-            { dy: output.grad!, y: output.value, w, dx: input.grad! },
-            constants,
-          ),
+        backward.push(
+          backend.dispatch(kernels.dense_backward_input, { g: output.grad!, w, dx: input.grad! }, constants),
         );
       }
       backwardWeight.push(backend.dispatch(kernels.dense_backward_weight, {
         x: input.value,
-        dy: output.grad!,
-        y: output.value,
+        g: output.grad!,
         w_train: w,
         b_train: b,
         grad_w: { tensor: weight.grad!, offset: O0 * IN, length: OUT * IN },
@@ -79,6 +83,6 @@ export class Dense implements Layer {
         learning_rate: learningRate,
       }, constants));
     }
-    return { output, forward, backward: [...backwardInput, ...backwardWeight], parameters: [weight, bias] };
+    return { output, forward, backward: [...backward, ...backwardWeight], parameters: [weight, bias] };
   }
 }
