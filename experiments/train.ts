@@ -2,7 +2,9 @@
  * deno task train MODEL [flags]: trains one model with the lab's protocol (every value a flag),
  * printing one line per epoch, and with --json one JSON line at the end.
  */
+import { dirname } from "node:path";
 import { UserError } from "../engine/errors.ts";
+import { ensureWritableDir } from "../engine/files.ts";
 import { Random } from "../engine/random.ts";
 import { loadCheckpoint, saveCheckpoint } from "../models/checkpoint.ts";
 import { CompiledModel } from "../models/model.ts";
@@ -58,6 +60,8 @@ async function main(): Promise<void> {
   const batchSize = integerFlag("batch-size", flags["batch-size"], 1) ?? PROTOCOL.batchSize;
   const seed = integerFlag("seed", flags.seed, 0) ?? PROTOCOL.seed;
   const schedule = parseSchedule(flags["lr-schedule"] ?? PROTOCOL.learningRateSchedule);
+  // Fail before training, not after: a result that cannot be saved would be lost.
+  if (flags.save) await ensureWritableDir(dirname(flags.save));
   const data = await loadStudyData(
     flags.data,
     integerFlag("train-limit", flags["train-limit"], 1),
@@ -127,6 +131,9 @@ async function main(): Promise<void> {
       batchSize: String(batchSize),
       learningRateSchedule: schedule.map((e) => `${e.fromEpoch}:${e.rate}`).join(","),
       testAccuracy: String(testAccuracy),
+      pixelMean: String(data.stats.mean),
+      pixelStd: String(data.stats.std),
+      pad: String(spec.pad),
     });
     console.log(`saved ${flags.save}`);
   }

@@ -12,6 +12,7 @@ import {
 } from "../backend.ts";
 import type { Kernel } from "../kernels.ts";
 import { MemoryLedger } from "../memory.ts";
+import { UserError } from "../errors.ts";
 import type { TwinBindings } from "./twin.ts";
 import * as activation from "./activation.ts";
 import * as conv2d from "./conv2d.ts";
@@ -53,6 +54,12 @@ export class CpuBackend implements Backend {
 
   tensor(label: string, dtype: DType, shape: readonly number[], init?: ArrayLike<number>): Tensor {
     const length = elementCount(shape);
+    if (length * 4 > this.maxTensorBytes) {
+      throw new UserError(
+        `${label} needs ${(length * 4 / 2 ** 20).toFixed(0)} MiB, over the CPU path's limit of ` +
+          `${this.maxTensorBytes / 2 ** 20} MiB for one typed array: choose a smaller model`,
+      );
+    }
     const data = dtype === "f32" ? new Float32Array(length) : new Uint32Array(length);
     if (init) data.set(init);
     this.ledger.allocate("cpu", data.byteLength);
