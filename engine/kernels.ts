@@ -46,15 +46,35 @@ export const kernels = {
     // One more column of invocations for the biases.
     grid: (c) => [Math.ceil(c.IN / TILE) + 1, Math.ceil(c.OUT / TILE), 1],
   },
+  // Convolution: an invocation computes 4 channels x 4 positions of a row (TILE in conv2d.wgsl).
   conv2d_forward: {
     shader: "conv2d.wgsl",
     entry: "conv2d_forward",
-    grid: (c) => [(c.H - (c.K ?? 5) + 1) * (c.W - (c.K ?? 5) + 1), c.OC, c.B],
+    grid: (c) => {
+      const OH = c.H - (c.K ?? 5) + 1, OW = c.W - (c.K ?? 5) + 1;
+      return [Math.ceil(c.OC / 4) * OH * Math.ceil(OW / 4), c.B, 1];
+    },
+  },
+  conv2d_preactivation_gradient: {
+    shader: "conv2d.wgsl",
+    entry: "conv2d_preactivation_gradient",
+    grid: (c) => {
+      const PAD = c.PAD ?? 0, OH = c.H - (c.K ?? 5) + 1, OW = c.W - (c.K ?? 5) + 1;
+      return [c.OC * (OH + 2 * PAD) * (OW + 2 * PAD), c.B, 1];
+    },
   },
   conv2d_backward_input: {
     shader: "conv2d.wgsl",
     entry: "conv2d_backward_input",
-    grid: (c) => [c.H * c.W, c.IC, c.B],
+    grid: (c) => [Math.ceil(c.IC / 4) * c.H * Math.ceil(c.W / 4), c.B, 1],
+  },
+  conv2d_weight_partials: {
+    shader: "conv2d.wgsl",
+    entry: "conv2d_weight_partials",
+    grid: (c) => {
+      const K = c.K ?? 5, chunks = Math.ceil(c.B * (c.H - K + 1) / (c.ROWS ?? 1));
+      return [Math.ceil(c.OC / 4) * K * c.IC * chunks, 1, 1];
+    },
   },
   conv2d_backward_weight: {
     shader: "conv2d.wgsl",

@@ -5,14 +5,11 @@
 import { dirname } from "node:path";
 import { UserError } from "../engine/errors.ts";
 import { ensureWritableDir } from "../engine/files.ts";
-import { Random } from "../engine/random.ts";
 import { loadCheckpoint, saveCheckpoint } from "../models/checkpoint.ts";
 import { CompiledModel } from "../models/model.ts";
-import { evaluate, trainEpoch } from "../models/training.ts";
 import { modelByName } from "../models/zoo.ts";
 import { integerFlag, parseFlags, runMain } from "./cli.ts";
-import { ProgressLine } from "./progress.ts";
-import { learningRateForEpoch, parseSchedule, PROTOCOL } from "./protocol.ts";
+import { parseSchedule, PROTOCOL } from "./protocol.ts";
 import {
   adapterLine,
   backendKind,
@@ -21,6 +18,7 @@ import {
   dispatchesPerStep,
   loadStudyData,
 } from "./session.ts";
+import { trainModel } from "./trainer.ts";
 
 const USAGE = `usage: deno task train MODEL [--backend webgpu|cpu] [--epochs ${PROTOCOL.epochs}] ` +
   `[--batch-size ${PROTOCOL.batchSize}] [--lr-schedule ${PROTOCOL.learningRateSchedule}] [--seed ${PROTOCOL.seed}] ` +
@@ -42,8 +40,7 @@ const FLAGS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-/** A seed's shuffling stream, apart from its initialisation stream. */
-export const SHUFFLE_STREAM = 0x5eed;
+export { SHUFFLE_STREAM } from "./trainer.ts";
 
 async function main(): Promise<void> {
   const { values: flags, positionals } = parseFlags(Deno.args, FLAGS);
@@ -80,50 +77,20 @@ async function main(): Promise<void> {
       `batch ${batchSize}, ${data.trainCount} training and ${data.testCount} test images; ` +
       `${dispatchesPerStep(model)} dispatches per training step`,
   );
-  const shuffle = new Random(seed + SHUFFLE_STREAM);
-  const progress = new ProgressLine();
-  const history = [];
-  let trainSeconds = 0, testAccuracy = NaN, submits = 0;
-  for (let epoch = 1; epoch <= epochs; epoch++) {
-    const rate = learningRateForEpoch(epoch, schedule);
-    const trained = await trainEpoch(
-      model,
-      sets.train,
-      rate,
-      shuffle.permutation(data.trainCount),
-      (done, all, s) =>
-        progress.update(
-          `epoch ${epoch}/${epochs}`,
-          done,
-          all,
-          `${((done * batchSize) / Math.max(s, 1e-9)).toFixed(0)} img/s`,
+  const { history, trainSeconds, submits, testAccuracy } = await trainModel(
+    model,
+    sets,
+    { epochs, schedule, seed, trainCount: data.trainCount },
+    {
+      onEpoch: (result, trained) =>
+        console.log(
+          `epoch ${String(result.epoch).padStart(2)}/${epochs}  lr ${result.learningRate}  ` +
+            `loss ${result.trainLoss.toFixed(4)}  test accuracy ${result.testAccuracy.toFixed(4)}  ` +
+            `${(trained.samples / trained.seconds).toFixed(0)} img/s  ` +
+            `${trained.seconds.toFixed(1)} s  (${trained.submits} submits)`,
         ),
-    );
-    progress.clear();
-    if (!Number.isFinite(trained.loss)) {
-      throw new UserError(
-        `loss became ${trained.loss} in epoch ${epoch}: lower the learning rate (--lr-schedule)`,
-      );
-    }
-    const tested = await evaluate(model, sets.test);
-    trainSeconds += trained.seconds;
-    submits += trained.submits;
-    testAccuracy = tested.accuracy;
-    const imagesPerSecond = trained.samples / trained.seconds;
-    history.push({
-      epoch,
-      learningRate: rate,
-      trainLoss: trained.loss,
-      testAccuracy,
-      seconds: trained.seconds,
-    });
-    console.log(
-      `epoch ${String(epoch).padStart(2)}/${epochs}  lr ${rate}  loss ${trained.loss.toFixed(4)}  ` +
-        `test accuracy ${testAccuracy.toFixed(4)}  ${imagesPerSecond.toFixed(0)} img/s  ` +
-        `${trained.seconds.toFixed(1)} s  (${trained.submits} submits)`,
-    );
-  }
-  if (epochs === 0) testAccuracy = (await evaluate(model, sets.test)).accuracy;
+    },
+  );
   if (flags.save) {
     await saveCheckpoint(model, flags.save, {
       epochs: String(epochs),

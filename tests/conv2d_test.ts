@@ -1,6 +1,12 @@
 import type { Backend, Constants } from "../engine/backend.ts";
 import { ACT } from "../engine/cpu/activation.ts";
-import { conv2d_backward_input, conv2d_backward_weight, conv2d_forward } from "../engine/cpu/conv2d.ts";
+import {
+  conv2d_backward_input,
+  conv2d_backward_weight,
+  conv2d_forward,
+  conv2d_preactivation_gradient,
+  conv2d_weight_partials,
+} from "../engine/cpu/conv2d.ts";
 import { kernels } from "../engine/kernels.ts";
 import {
   assertClose,
@@ -8,6 +14,7 @@ import {
   f32,
   finiteDifferences,
   gpuBackend,
+  type HostArray,
   loadGolden,
   Random,
   randomArray,
@@ -15,11 +22,14 @@ import {
 } from "./helpers.ts";
 
 type ConvShape = Record<"B" | "IC" | "OC" | "H" | "W" | "K", number>;
+import type { Kernel } from "../engine/kernels.ts";
 
-const sizes = ({ B, IC, OC, H, W, K }: Constants) => ({
+const sizes = ({ B, IC, OC, H, W, K, PAD = 0, ROWS = 1 }: Constants) => ({
   x: B * IC * H * W,
   w: OC * IC * K * K,
   y: B * OC * (H - K + 1) * (W - K + 1),
+  g: B * OC * (H - K + 1 + 2 * PAD) * (W - K + 1 + 2 * PAD),
+  partial: Math.ceil(B * (H - K + 1) / ROWS) * (IC * K * K + 1) * OC,
 });
 
 /** Outputs start as NaN so that an element a kernel forgets to write fails the comparison. */
@@ -29,7 +39,7 @@ Deno.test("conv2d twins match PyTorch's nn.Conv2d (golden)", async () => {
   const { inputs, outputs } = loadGolden("conv2d");
   const [B, IC, H, W] = inputs.x.shape;
   const [OC, , K] = inputs.W.shape;
-  const c = { B, IC, OC, H, W, K, ACT: ACT.identity };
+  const c = { B, IC, OC, H, W, K, ACT: ACT.identity, PAD: K - 1, ROWS: 1 };
   const cpu = cpuBackend();
   const [x, w, b, dy] = [inputs.x.data, inputs.W.data, inputs.b.data, inputs.dy.data];
   const { y } = await runForward(cpu, c, { x, w, b });
@@ -46,11 +56,12 @@ Deno.test("conv2d twins match PyTorch's nn.Conv2d (golden)", async () => {
   assertClose(trained.b_train, stepped(b, outputs.db.data), "b after the SGD step");
 });
 
-// Grids that are not multiples of the workgroup size of 64 along x: 35 output positions, 99 input
-// positions, 76 weight columns; then a 3x3 kernel with 132, 182 and 19.
-const gpuShapes: ConvShape[] = [
-  { B: 3, IC: 3, OC: 5, H: 11, W: 9, K: 5 },
-  { B: 2, IC: 2, OC: 4, H: 14, W: 13, K: 3 },
+// Tiles of 4 channels x 4 positions that the shapes do not fill: 5 output and 3 input channels,
+// rows of 5 outputs and 9 inputs; then a 3x3 kernel with rows of 11 and 13. ROWS splits the 21 and
+// 24 output rows into chunks with a short last one; PAD 0 is the first layer's g, without border.
+const gpuShapes: (ConvShape & { ROWS: number })[] = [
+  { B: 3, IC: 3, OC: 5, H: 11, W: 9, K: 5, ROWS: 4 },
+  { B: 2, IC: 2, OC: 4, H: 14, W: 13, K: 3, ROWS: 5 },
 ];
 
 Deno.test("conv2d kernels on the GPU match their twins, every activation", async () => {
@@ -63,7 +74,7 @@ Deno.test("conv2d kernels on the GPU match their twins, every activation", async
   const random = new Random(7);
   for (const shape of gpuShapes) {
     for (const act of Object.values(ACT)) {
-      const c = { ...shape, ACT: act };
+      const c = { ...shape, ACT: act, PAD: shape.K - 1 };
       const what = `${JSON.stringify(shape)} ACT ${act}`;
       const n = sizes(shape);
       const x = randomArray(random, n.x);
@@ -72,14 +83,19 @@ Deno.test("conv2d kernels on the GPU match their twins, every activation", async
       const dy = randomArray(random, n.y);
       const expected = await runForward(cpu, c, { x, w, b });
       assertClose((await runForward(gpu, c, { x, w, b })).y, expected.y, `${what} y`);
-      // Both backward passes read the twin's y, so a ReLU slope is decided the same way on both.
+      // The backward passes read the twin's y, so a ReLU slope is decided the same way on both.
       const y = expected.y;
       const backwardInput = (backend: Backend) => runBackwardInput(backend, c, { dy, y, w });
-      assertClose((await backwardInput(gpu)).dx, (await backwardInput(cpu)).dx, `${what} dx`);
-      const backwardWeight = (backend: Backend) => runBackwardWeight(backend, c, { x, dy, y, w, b }, 0.1);
-      const [onGpu, onCpu] = [await backwardWeight(gpu), await backwardWeight(cpu)];
-      for (const name of ["grad_w", "grad_b", "w_train", "b_train"]) {
-        assertClose(onGpu[name], onCpu[name], `${what} ${name}`);
+      const [dxGpu, dxCpu] = [await backwardInput(gpu), await backwardInput(cpu)];
+      assertClose(dxGpu.g, dxCpu.g, `${what} g`);
+      assertClose(dxGpu.dx, dxCpu.dx, `${what} dx`);
+      for (const PAD of [0, shape.K - 1]) {
+        const backwardWeight = (backend: Backend) =>
+          runBackwardWeight(backend, { ...c, PAD }, { x, dy, y, w, b }, 0.1);
+        const [onGpu, onCpu] = [await backwardWeight(gpu), await backwardWeight(cpu)];
+        for (const name of ["partial", "grad_w", "grad_b", "w_train", "b_train"]) {
+          assertClose(onGpu[name], onCpu[name], `${what} PAD ${PAD} ${name}`);
+        }
       }
     }
   }
@@ -90,7 +106,7 @@ Deno.test("conv2d backward twins are the derivative of the forward twin (finite 
   const n = sizes(shape);
   const { x, w, b, dy } = awayFromReluKink(shape, new Random(11));
   for (const act of Object.values(ACT)) {
-    const c = { ...shape, ACT: act };
+    const c = { ...shape, ACT: act, PAD: shape.K - 1, ROWS: 3 };
     const y = new Float32Array(n.y);
     // The scalar sum(y * dy), whose gradient with respect to x, w and b the backward kernels give.
     const objective = () => {
@@ -101,7 +117,9 @@ Deno.test("conv2d backward twins are the derivative of the forward twin (finite 
     };
     objective();
     const dx = new Float32Array(n.x);
-    conv2d_backward_input({ f32: { dy, y, w, dx }, u32: {} }, c);
+    const g = new Float32Array(sizes(c).g);
+    conv2d_preactivation_gradient({ f32: { dy, y, g }, u32: {} }, c);
+    conv2d_backward_input({ f32: { g, w, dx }, u32: {} }, c);
     const grads = {
       w_train: w.slice(),
       b_train: b.slice(),
@@ -109,7 +127,9 @@ Deno.test("conv2d backward twins are the derivative of the forward twin (finite 
       grad_b: new Float32Array(shape.OC),
       learning_rate: Float32Array.of(0),
     };
-    conv2d_backward_weight({ f32: { x, dy, y, ...grads }, u32: {} }, c);
+    const partial = new Float32Array(sizes(c).partial);
+    conv2d_weight_partials({ f32: { x, g, partial }, u32: {} }, c);
+    conv2d_backward_weight({ f32: { partial, ...grads }, u32: {} }, c);
     // Worst cases for the difference quotient: y is stored in float32, so it carries up to ~30
     // affected outputs' rounding (6e-8 of |y dy| <= 1 each) divided by 2 * step = 0.02, 1e-4; the
     // truncation error, step^2 / 6 times tanh's third derivative, about 2e-5. Observed below 3e-5;
@@ -143,25 +163,66 @@ function runForward(backend: Backend, c: Constants, { x, w, b }: Arrays<"x" | "w
   return runKernel(backend, kernels.conv2d_forward, { x: f32(x), w: f32(w), b: f32(b), y }, c);
 }
 
+/** g, then the input gradient from it, as the layer dispatches them. */
 function runBackwardInput(backend: Backend, c: Constants, { dy, y, w }: Arrays<"dy" | "y" | "w">) {
-  const dx = unwritten(sizes(c).x);
-  return runKernel(backend, kernels.conv2d_backward_input, { dy: f32(dy), y: f32(y), w: f32(w), dx }, c);
+  return runKernels(backend, c, {
+    dy: f32(dy),
+    y: f32(y),
+    w: f32(w),
+    g: unwritten(sizes(c).g),
+    dx: unwritten(sizes(c).x),
+  }, [
+    [kernels.conv2d_preactivation_gradient, ["dy", "y", "g"]],
+    [kernels.conv2d_backward_input, ["g", "w", "dx"]],
+  ]);
 }
 
+/** g, the chunks' partial sums, then their total and the SGD step, as the layer dispatches them. */
 function runBackwardWeight(
   backend: Backend,
   c: Constants,
   { x, dy, y, w, b }: Arrays<"x" | "dy" | "y" | "w" | "b">,
   learningRate: number,
 ) {
-  return runKernel(backend, kernels.conv2d_backward_weight, {
+  return runKernels(backend, c, {
     x: f32(x),
     dy: f32(dy),
     y: f32(y),
+    g: unwritten(sizes(c).g),
+    partial: unwritten(sizes(c).partial),
     w_train: f32(w),
     b_train: f32(b),
     grad_w: unwritten(w.length),
     grad_b: unwritten(b.length),
     learning_rate: f32([learningRate]),
-  }, c);
+  }, [
+    [kernels.conv2d_preactivation_gradient, ["dy", "y", "g"]],
+    [kernels.conv2d_weight_partials, ["x", "g", "partial"]],
+    [kernels.conv2d_backward_weight, ["partial", "w_train", "b_train", "grad_w", "grad_b", "learning_rate"]],
+  ]);
+}
+
+/** Runs kernels in one program on shared tensors holding `arrays`, then reads every tensor back. */
+async function runKernels(
+  backend: Backend,
+  c: Constants,
+  arrays: Record<string, HostArray>,
+  chain: [Kernel, string[]][],
+): Promise<Record<string, Float32Array | Uint32Array>> {
+  const tensors = Object.fromEntries(
+    Object.entries(arrays).map((
+      [name, { dtype, data }],
+    ) => [name, backend.tensor(name, dtype, [data.length], data)]),
+  );
+  backend.run(
+    chain.map(([kernel, names]) =>
+      backend.dispatch(kernel, Object.fromEntries(names.map((name) => [name, tensors[name]])), c)
+    ),
+  );
+  const out: Record<string, Float32Array | Uint32Array> = {};
+  for (const [name, tensor] of Object.entries(tensors)) {
+    out[name] = await backend.read(tensor);
+    backend.release(tensor);
+  }
+  return out;
 }

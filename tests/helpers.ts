@@ -138,4 +138,16 @@ export function finiteDifferences(
   return gradient;
 }
 
+/** Runs one of the CLIs as a user would, capturing its exit code and output. */
+export async function runCli(script: string, args: string[]) {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--unstable-webgpu", script, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { XDG_RUNTIME_DIR: "/tmp" },
+  });
+  const { code, stdout, stderr } = await command.output();
+  return { code, stdout: new TextDecoder().decode(stdout), stderr: new TextDecoder().decode(stderr) };
+}
+
 export { Random };

@@ -43,7 +43,7 @@ export function reflectEntry(file: string, entry: string): EntryReflection {
     bindings.set(resource.name, {
       binding: resource.binding,
       access: resource.access === "read" ? "read" : "read_write",
-      element: resource.type.format?.name ?? resource.type.name,
+      element: scalarOf(resource.type.format?.name ?? resource.type.name),
     });
   }
   const [x, y, z] = found.workgroupSize as number[];
@@ -54,4 +54,11 @@ export function reflectEntry(file: string, entry: string): EntryReflection {
   };
   reflections.set(key, reflection);
   return reflection;
+}
+
+/** A vector of f32 (an array<vec4f> binding) binds an f32 tensor: only its scalar type matters. */
+function scalarOf(element: string): string {
+  if (/^vec[234]f$/.test(element) || /^vec[234]<f32>$/.test(element)) return "f32";
+  if (/^vec[234]u$/.test(element) || /^vec[234]<u32>$/.test(element)) return "u32";
+  return element;
 }

@@ -89,3 +89,40 @@ export async function pytorchBench<R extends PytorchRequest>(request: R): Promis
   if (!reply.ok) throw new UserError(`PyTorch peer failed on ${request.workload}: ${reply.line}`);
   return JSON.parse(reply.line);
 }
+
+const CHECKPOINT_SCRIPT = fileURLToPath(new URL("./pytorch_checkpoint.py", import.meta.url));
+
+export interface PytorchCheckpointResult {
+  testAccuracy: number;
+  tensors: string[];
+  metadata: Record<string, string>;
+}
+
+/**
+ * Loads one of our checkpoints into the PyTorch module of the same network (strict=True) and
+ * measures its test accuracy on the IDX files in `mnistDir`.
+ */
+export async function pytorchEvaluateCheckpoint(
+  checkpoint: string,
+  model: string,
+  mnistDir: string,
+  testLimit?: number,
+): Promise<PytorchCheckpointResult> {
+  const { python, availability } = await findInterpreter();
+  if (!python) throw new UserError(`PyTorch unavailable: ${availability.why}`);
+  const child = new Deno.Command(python, {
+    args: [CHECKPOINT_SCRIPT],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(
+    new TextEncoder().encode(JSON.stringify({ checkpoint, model, mnist: mnistDir, testLimit })),
+  );
+  await writer.close();
+  const { success, stdout, stderr } = await child.output();
+  const text = new TextDecoder().decode(success ? stdout : stderr).trim().split("\n").at(-1) ?? "";
+  if (!success) throw new UserError(`PyTorch could not load ${checkpoint}: ${text}`);
+  return JSON.parse(text);
+}

@@ -1,6 +1,8 @@
 /** Convolution layer, PyTorch's nn.Conv2d with stride 1 and no padding: y = act(x * W + b), NCHW. */
 import type { Dispatch } from "../../engine/backend.ts";
 import { ACT, type ActivationName } from "../../engine/cpu/activation.ts";
+import { MAX_K } from "../../engine/cpu/conv2d.ts";
+import { UserError } from "../../engine/errors.ts";
 import { kernels } from "../../engine/kernels.ts";
 import {
   type Activation,
@@ -42,11 +44,18 @@ export class Conv2d implements Layer {
         `${this.name} expects ${IC} channels of at least ${K}x${K}, gets ${input.shape.join("x")}`,
       );
     }
+    if (K > MAX_K) {
+      throw new UserError(`${this.name}: kernels larger than ${MAX_K}x${MAX_K} are not supported`);
+    }
     const fanIn = IC * K * K;
     const weight = defaultInitialised(context, `${this.name}.weight`, [OC, IC, K, K], fanIn);
     const bias = defaultInitialised(context, `${this.name}.bias`, [OC], fanIn);
-    const output = activationTensors(context, this.name, [OC, H - K + 1, W - K + 1]);
-    const constants = { B, IC, OC, H, W, K, ACT: ACT[this.#activation] };
+    const OH = H - K + 1, OW = W - K + 1;
+    const output = activationTensors(context, this.name, [OC, OH, OW]);
+    // g carries a zero border of K - 1 only where conv2d_backward_input reads it.
+    const PAD = needsInputGrad ? K - 1 : 0;
+    const ROWS = rowsPerChunk(B * OH, Math.ceil(OC / 4) * K * IC);
+    const constants = { B, IC, OC, H, W, K, ACT: ACT[this.#activation], PAD, ROWS };
     const forward: Dispatch[] = [
       backend.dispatch(
         kernels.conv2d_forward,
@@ -56,17 +65,26 @@ export class Conv2d implements Layer {
     ];
     const backward: Dispatch[] = [];
     if (!context.training) return { output, forward, backward, parameters: [weight, bias] };
+    const g = backend.tensor(`${this.name}.g`, "f32", [B, OC, OH + 2 * PAD, OW + 2 * PAD]);
+    const chunks = Math.ceil(B * OH / ROWS);
+    const partial = backend.tensor(`${this.name}.partial`, "f32", [chunks, IC * K * K + 1, OC]);
+    backward.push(backend.dispatch(
+      kernels.conv2d_preactivation_gradient,
+      { dy: output.grad!, y: output.value, g },
+      constants,
+    ));
     if (needsInputGrad) {
       backward.push(backend.dispatch(
         kernels.conv2d_backward_input,
-        { dy: output.grad!, y: output.value, w: weight.value, dx: input.grad! },
+        { g, w: weight.value, dx: input.grad! },
         constants,
       ));
     }
+    backward.push(
+      backend.dispatch(kernels.conv2d_weight_partials, { x: input.value, g, partial }, constants),
+    );
     backward.push(backend.dispatch(kernels.conv2d_backward_weight, {
-      x: input.value,
-      dy: output.grad!,
-      y: output.value,
+      partial,
       w_train: weight.value,
       b_train: bias.value,
       grad_w: weight.grad!,
@@ -75,4 +93,14 @@ export class Conv2d implements Layer {
     }, constants));
     return { output, forward, backward, parameters: [weight, bias] };
   }
+}
+
+/**
+ * Output rows (n, oh) per conv2d_weight_partials invocation: enough chunks that the reduction runs
+ * as about 256 invocations (the software adapter's threads each take whole workgroups of 64), and
+ * no more, since conv2d_backward_weight then adds the chunks up serially.
+ */
+export function rowsPerChunk(rows: number, invocationsPerChunk: number): number {
+  const chunks = Math.min(rows, Math.ceil(256 / invocationsPerChunk));
+  return Math.ceil(rows / chunks);
 }

@@ -67,15 +67,17 @@ export function defaultInitialised(
   shape: readonly number[],
   fanIn: number,
 ): Parameter {
-  const bound = 1 / Math.sqrt(fanIn);
-  const length = shape.reduce((a, b) => a * b, 1);
-  const values = new Float32Array(length);
-  for (let i = 0; i < length; i++) values[i] = context.random.symmetric(bound);
   const { backend } = context;
+  // The tensor first: its size is checked against the backend's limits before any work.
+  const value = backend.tensor(name, "f32", shape);
+  const bound = 1 / Math.sqrt(fanIn);
+  const values = new Float32Array(value.length);
+  for (let i = 0; i < values.length; i++) values[i] = context.random.symmetric(bound);
+  backend.write(value, values);
   return {
     name,
     shape,
-    value: backend.tensor(name, "f32", shape, values),
+    value,
     grad: context.training ? backend.tensor(`${name}.grad`, "f32", shape) : undefined,
   };
 }

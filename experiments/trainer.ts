@@ -1,0 +1,104 @@
+/**
+ * The lab's training protocol as one function, shared by `deno task train` and the sweep: a reshuffle
+ * per epoch from the seed's shuffling stream, the learning rate of each epoch from the schedule, and
+ * a stop with a clear message when the loss stops being a number.
+ */
+import { UserError } from "../engine/errors.ts";
+import { Random } from "../engine/random.ts";
+import type { DeviceDataSet } from "../models/dataset.ts";
+import type { CompiledModel } from "../models/model.ts";
+import { evaluate, type PassResult, trainEpoch } from "../models/training.ts";
+import { ProgressLine } from "./progress.ts";
+import { learningRateForEpoch, type ScheduleEntry } from "./protocol.ts";
+
+/** A seed's shuffling stream, apart from its initialisation stream. */
+export const SHUFFLE_STREAM = 0x5eed;
+
+/** The loss became NaN or infinite: the run is over, and a lower learning rate is the fix. */
+export class DivergedError extends UserError {}
+
+export interface TrainingPlan {
+  readonly epochs: number;
+  readonly schedule: readonly ScheduleEntry[];
+  readonly seed: number;
+  /** Training images in use (the first ones of the set). */
+  readonly trainCount: number;
+}
+
+export interface EpochResult {
+  readonly epoch: number;
+  readonly learningRate: number;
+  readonly trainLoss: number;
+  /** NaN when the run does not test after each epoch. */
+  readonly testAccuracy: number;
+  readonly seconds: number;
+}
+
+export interface TrainingRun {
+  readonly history: EpochResult[];
+  /** Seconds spent in training passes, without the test passes. */
+  readonly trainSeconds: number;
+  readonly submits: number;
+  /** After the last epoch (or of the untrained model when there are no epochs); NaN if not tested. */
+  readonly testAccuracy: number;
+}
+
+export interface TrainingOptions {
+  /** Test after each epoch (default true); the sweep measures accuracy on each path instead. */
+  readonly testEachEpoch?: boolean;
+  /** Put before the progress line's "epoch 1/20", e.g. the model's name. */
+  readonly progressLabel?: string;
+  /** Called after each epoch, e.g. to print its line. */
+  readonly onEpoch?: (result: EpochResult, trained: PassResult) => void;
+}
+
+export async function trainModel(
+  model: CompiledModel,
+  sets: { readonly train: DeviceDataSet; readonly test: DeviceDataSet },
+  plan: TrainingPlan,
+  options: TrainingOptions = {},
+): Promise<TrainingRun> {
+  const testEachEpoch = options.testEachEpoch ?? true;
+  const label = options.progressLabel ? `${options.progressLabel} ` : "";
+  const { epochs } = plan;
+  const shuffle = new Random(plan.seed + SHUFFLE_STREAM);
+  const progress = new ProgressLine();
+  const history: EpochResult[] = [];
+  let trainSeconds = 0, testAccuracy = NaN, submits = 0;
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    const rate = learningRateForEpoch(epoch, plan.schedule);
+    const trained = await trainEpoch(
+      model,
+      sets.train,
+      rate,
+      shuffle.permutation(plan.trainCount),
+      (done, all, s) =>
+        progress.update(
+          `${label}epoch ${epoch}/${epochs}`,
+          done,
+          all,
+          `${((done * model.batch) / Math.max(s, 1e-9)).toFixed(0)} img/s`,
+        ),
+    );
+    progress.clear();
+    if (!Number.isFinite(trained.loss)) {
+      throw new DivergedError(
+        `loss became ${trained.loss} in epoch ${epoch}: lower the learning rate (--lr-schedule)`,
+      );
+    }
+    if (testEachEpoch) testAccuracy = (await evaluate(model, sets.test)).accuracy;
+    trainSeconds += trained.seconds;
+    submits += trained.submits;
+    const result = {
+      epoch,
+      learningRate: rate,
+      trainLoss: trained.loss,
+      testAccuracy,
+      seconds: trained.seconds,
+    };
+    history.push(result);
+    options.onEpoch?.(result, trained);
+  }
+  if (epochs === 0 && testEachEpoch) testAccuracy = (await evaluate(model, sets.test)).accuracy;
+  return { history, trainSeconds, submits, testAccuracy };
+}
