@@ -1,0 +1,67 @@
+/**
+ * deno task profile MODEL [--batch-size 4] [--repeats 200] [--backend webgpu|cpu]: where the time
+ * of one training step goes, kernel by kernel (GPU timestamps around each kernel run on its own),
+ * and what recording them back to back in one pass costs beyond their sum (dispatch overhead).
+ */
+import { CompiledModel } from "../models/model.ts";
+import { modelByName } from "../models/zoo.ts";
+import { integerFlag, parseFlags, runMain } from "./cli.ts";
+import { distribution } from "./measure.ts";
+import { PROTOCOL } from "./protocol.ts";
+import { adapterLine, backendKind, createBackend } from "./session.ts";
+import { UserError } from "../engine/errors.ts";
+
+const FLAGS = {
+  backend: { type: "string" },
+  "batch-size": { type: "string" },
+  repeats: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+async function main(): Promise<void> {
+  const { values: flags, positionals } = parseFlags(Deno.args, FLAGS);
+  if (flags.help) {
+    console.log("usage: deno task profile MODEL [--backend webgpu|cpu] [--batch-size 4] [--repeats 200]");
+    return;
+  }
+  if (positionals.length !== 1) throw new UserError("name one model, e.g. deno task profile lenet5");
+  const spec = modelByName(positionals[0]);
+  const batch = integerFlag("batch-size", flags["batch-size"], 1) ?? PROTOCOL.batchSize;
+  const repeats = integerFlag("repeats", flags.repeats, 1) ?? 200;
+  const backend = await createBackend(backendKind(flags.backend));
+  console.log(adapterLine(backend));
+  const model = new CompiledModel(backend, spec, batch, 0);
+  const step = [...model.forward, model.loss, ...model.backward];
+  await backend.timeKernels(step, 3); // compile and warm up
+  let clock = "";
+  let sum = 0;
+  const rows: string[] = [];
+  for (const dispatch of step) {
+    const times = await backend.timeKernels([dispatch], repeats);
+    clock = times.clock;
+    const median = distribution(times.msPerRepeat).median;
+    sum += median;
+    const shape = Object.entries(dispatch.constants).map(([k, v]) => `${k}=${v}`).join(" ");
+    rows.push(`${dispatch.kernel.entry.padEnd(32)} ${(median * 1000).toFixed(1).padStart(9)} us  ${shape}`);
+  }
+  const whole = distribution((await backend.timeKernels(step, repeats)).msPerRepeat).median;
+  console.log(
+    `${spec.name}, batch ${batch}: one training step (forward, loss, backward with SGD), ${step.length} dispatches`,
+  );
+  console.log(`clock: ${clock}; medians of ${repeats} runs`);
+  for (const row of rows) console.log(row);
+  console.log(
+    `sum of kernels ${(sum * 1000).toFixed(0)} us; the whole step in one pass ${
+      (whole * 1000).toFixed(0)
+    } us`,
+  );
+  console.log(
+    `dispatch overhead beyond the kernels: ${((whole - sum) * 1000).toFixed(0)} us ` +
+      `(${
+        (((whole - sum) / step.length) * 1000).toFixed(1)
+      } us per dispatch; negative means kernels overlap)`,
+  );
+  backend.destroy();
+}
+
+if (import.meta.main) await runMain(main);
