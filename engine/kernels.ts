@@ -17,6 +17,7 @@ export interface Kernel {
 }
 
 const TILE = 4; // the dense kernels' register tile: 4 x 4 outputs per invocation
+const WIDE = 16; // dense_vec4.wgsl's long side: 16 x 4 outputs per invocation
 const flat = (shader: string, entry: string): Kernel => ({
   shader,
   entry,
@@ -47,6 +48,21 @@ export const kernels = {
     grid: (c) => [Math.ceil(c.IN / TILE) + 1, Math.ceil(c.OUT / TILE), 1],
   },
   // Convolution: an invocation computes 4 channels x 4 positions of a row (TILE in conv2d.wgsl).
+  dense_forward_vec4: {
+    shader: "dense_vec4.wgsl",
+    entry: "dense_forward_vec4",
+    grid: (c) => [Math.ceil(c.OUT / WIDE), Math.ceil(c.B / TILE), 1],
+  },
+  dense_backward_input_vec4: {
+    shader: "dense_vec4.wgsl",
+    entry: "dense_backward_input_vec4",
+    grid: (c) => [Math.ceil(c.IN / WIDE), Math.ceil(c.B / TILE), 1],
+  },
+  dense_backward_weight_vec4: {
+    shader: "dense_vec4.wgsl",
+    entry: "dense_backward_weight_vec4",
+    grid: (c) => [Math.ceil(c.IN / WIDE) + 1, Math.ceil(c.OUT / TILE), 1],
+  },
   conv2d_forward: {
     shader: "conv2d.wgsl",
     entry: "conv2d_forward",

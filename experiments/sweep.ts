@@ -161,10 +161,11 @@ async function main(): Promise<void> {
     adapters.set(kind, backend.adapter.name);
     backend.destroy();
   }
+  const epochCount = count(epochs, "epoch");
+  const protocol = `${epochCount} of ${data.trainCount} images (batch ${batchSize}, seed ${seed})`;
   console.log(
-    `sweep: ${models.length} models on ${paths.join(" and ")}, trained on ${trainBackend} for ${epochs} ` +
-      `epochs of ${data.trainCount} images (batch ${batchSize}, seed ${seed}); ${data.testCount} test images; ` +
-      `results in ${out}`,
+    `sweep: ${models.length} models on ${paths.join(" and ")}, trained on ${trainBackend} for ${protocol}; ` +
+      `${data.testCount} test images; results in ${out}`,
   );
   const sweep: Sweep = {
     models,
@@ -198,6 +199,10 @@ async function main(): Promise<void> {
   }
   const files = await writeFigures(rows, figures);
   console.log(`sweep: wrote ${files.length} figure files to ${figures}`);
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 function trainBackendKind(value: string | undefined): BackendKind {
@@ -275,7 +280,7 @@ async function train(sweep: Sweep, spec: ModelSpec, tag: string): Promise<Traine
     const parameters = model.parameterCount();
     console.log(
       `${tag}: ${parameters.toLocaleString("en")} parameters; training on ${trainBackend}, ` +
-        `${epochs} epochs of ${data.trainCount} images`,
+        `${count(epochs, "epoch")} of ${data.trainCount} images`,
     );
     const run = await trainModel(
       model,

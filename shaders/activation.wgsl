@@ -30,8 +30,7 @@ fn relu_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 fn tanh_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = index_of(gid, groups);
   if (i >= N) { return; }
-  // Clamped: some drivers return NaN for tanh of |x| > ~88; tanh(+-20) is +-1 in float32.
-  y[i] = tanh(clamp(x[i], -20.0, 20.0));
+  y[i] = tanh_accurate(x[i]);
 }
 
 @compute @workgroup_size(64)
@@ -51,7 +50,5 @@ override ACT: u32 = 0u;
 fn activation_gradient(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = index_of(gid, groups);
   if (i >= N) { return; }
-  let t = y_saved[i];
-  if (ACT == 1u) { g[i] = select(0.0, g[i], t > 0.0); }
-  if (ACT == 2u) { g[i] = g[i] * (1.0 - t * t); }
+  g[i] = g[i] * activation_slope(ACT, y_saved[i]);
 }

@@ -27,19 +27,6 @@ const TILE = 4u;
 // Longest kernel side conv2d_weight_partials keeps accumulators for.
 const MAX_K = 8u;
 
-fn activate(s: f32) -> f32 {
-  if (ACT == 1u) { return max(s, 0.0); }
-  // Clamped: some drivers return NaN for tanh of |x| > ~88; tanh(+-20) is +-1 in float32.
-  if (ACT == 2u) { return tanh(clamp(s, -20.0, 20.0)); }
-  return s;
-}
-
-fn activation_slope(y: f32) -> f32 {
-  if (ACT == 1u) { return select(0.0, 1.0, y > 0.0); }
-  if (ACT == 2u) { return 1.0 - y * y; }
-  return 1.0;
-}
-
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
@@ -98,7 +85,7 @@ fn conv2d_forward(@builtin(global_invocation_id) gid: vec3u) {
   for (var t = 0u; t < TILE; t++) {
     for (var q = 0u; q < 4u; q++) {
       if (ow0 + t < OW && oc0 + q < OC) {
-        y[((n * OC + oc0 + q) * OH + oh) * OW + ow0 + t] = activate(acc[t][q]);
+        y[((n * OC + oc0 + q) * OH + oh) * OW + ow0 + t] = activation(ACT, acc[t][q]);
       }
     }
   }
@@ -124,7 +111,7 @@ fn conv2d_preactivation_gradient(@builtin(global_invocation_id) gid: vec3u) {
   var value = 0.0;
   if (gh >= PAD && gh - PAD < OH && gw >= PAD && gw - PAD < OW) {
     let at = ((n * OC + oc) * OH + gh - PAD) * OW + gw - PAD;
-    value = dy[at] * activation_slope(y[at]);
+    value = dy[at] * activation_slope(ACT, y[at]);
   }
   g[n * OC * GH * GW + i] = value;
 }

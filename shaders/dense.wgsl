@@ -17,18 +17,6 @@ override O0: u32 = 0u;
 override ACT: u32 = 0u;
 override ACCUMULATE: u32 = 0u;
 
-fn activate(s: f32) -> f32 {
-  if (ACT == 1u) { return max(s, 0.0); }
-  // Clamped: some drivers return NaN for tanh of |x| > ~88; tanh(+-20) is +-1 in float32.
-  if (ACT == 2u) { return tanh(clamp(s, -20.0, 20.0)); }
-  return s;
-}
-
-/** Four consecutive indices from `first`, each clamped to `last`. */
-fn clamped4(first: u32, last: u32) -> vec4u {
-  return min(vec4u(first, first + 1u, first + 2u, first + 3u), vec4u(last));
-}
-
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
@@ -53,7 +41,7 @@ fn dense_forward(@builtin(global_invocation_id) gid: vec3u) {
   for (var j = 0u; j < 4u; j++) {
     for (var i = 0u; i < 4u; i++) {
       if (n0 + j < B && o0 + i < OUT) {
-        y[(n0 + j) * OUT_TOTAL + O0 + o0 + i] = activate(acc[j][i] + b[o0 + i]);
+        y[(n0 + j) * OUT_TOTAL + O0 + o0 + i] = activation(ACT, acc[j][i] + b[o0 + i]);
       }
     }
   }

@@ -31,11 +31,12 @@ interface DenseInputs {
 /** Written to outputs beforehand: a kernel that skips an element leaves it for the test to see. */
 const UNWRITTEN = 7;
 
+/** Inputs at the scale of a real layer: weights and biases as PyTorch initialises them. */
 function randomInputs(random: Random, c: Constants): DenseInputs {
   return {
     x: randomArray(random, c.B * c.IN),
-    w: randomArray(random, c.OUT * c.IN),
-    b: randomArray(random, c.OUT),
+    w: randomArray(random, c.OUT * c.IN, 1 / Math.sqrt(c.IN)),
+    b: randomArray(random, c.OUT, 1 / Math.sqrt(c.IN)),
     dy: randomArray(random, c.B * (c.OUT_TOTAL ?? c.OUT)),
   };
 }
@@ -44,9 +45,30 @@ function filled(length: number, value = UNWRITTEN): Float32Array {
   return new Float32Array(length).fill(value);
 }
 
-async function forward(backend: Backend, d: DenseInputs, c: Constants, yBefore?: Float32Array) {
+/** dense.wgsl's kernels (4x4 scalar tiles), or dense_vec4.wgsl's (IN a multiple of 4). */
+const FAMILIES = {
+  scalar: {
+    forward: kernels.dense_forward,
+    input: kernels.dense_backward_input,
+    weight: kernels.dense_backward_weight,
+  },
+  vec4: {
+    forward: kernels.dense_forward_vec4,
+    input: kernels.dense_backward_input_vec4,
+    weight: kernels.dense_backward_weight_vec4,
+  },
+} as const;
+type Family = keyof typeof FAMILIES;
+
+async function forward(
+  backend: Backend,
+  d: DenseInputs,
+  c: Constants,
+  yBefore?: Float32Array,
+  family: Family = "scalar",
+) {
   const y = yBefore ?? filled(c.B * (c.OUT_TOTAL ?? c.OUT));
-  const out = await runKernel(backend, kernels.dense_forward, {
+  const out = await runKernel(backend, FAMILIES[family].forward, {
     x: f32(d.x),
     w: f32(d.w),
     b: f32(d.b),
@@ -66,6 +88,7 @@ async function backward(
   c: Constants,
   learningRate: number,
   dxBefore = filled(c.B * c.IN),
+  family: Family = "scalar",
 ) {
   const g = c.ACT === ACT.identity ? d.dy : (await runKernel(
     backend,
@@ -73,12 +96,12 @@ async function backward(
     { g: f32(d.dy), y_saved: f32(y) },
     { N: d.dy.length, ACT: c.ACT },
   )).g;
-  const input = await runKernel(backend, kernels.dense_backward_input, {
+  const input = await runKernel(backend, FAMILIES[family].input, {
     g: f32(g),
     w: f32(d.w),
     dx: f32(dxBefore),
   }, c);
-  const weight = await runKernel(backend, kernels.dense_backward_weight, {
+  const weight = await runKernel(backend, FAMILIES[family].weight, {
     x: f32(d.x),
     g: f32(g),
     w_train: f32(d.w),
@@ -141,6 +164,49 @@ Deno.test("dense kernels: GPU matches the twins for every batch size and activat
         const onGpu = await backward(gpu, d, twinY, c, 0.25);
         for (const key of Object.keys(twin) as (keyof typeof twin)[]) assertClose(onGpu[key], twin[key], key);
       });
+    }
+  }
+});
+
+/** Input widths that are multiples of 4 but not of the 16-wide tile, and some that are. */
+const VEC4_SHAPES = [[4, 1], [36, 10], [68, 23], [784, 70], [400, 130], [16, 17]] as const;
+
+Deno.test("dense_vec4 kernels: GPU matches the twins, and the twins match the scalar kernels", async (t) => {
+  const gpu = await gpuBackend();
+  const cpu = cpuBackend();
+  const random = new Random(3);
+  for (const act of Object.values(ACT)) {
+    for (const [i, B] of BATCHES.entries()) {
+      const [IN, OUT] = VEC4_SHAPES[(i + 2 * act) % VEC4_SHAPES.length];
+      const c = { B, IN, OUT, ACT: act };
+      await t.step(`B ${B}, IN ${IN}, OUT ${OUT}, ACT ${act}`, async () => {
+        const d = randomInputs(random, c);
+        const twinY = await forward(cpu, d, c, undefined, "vec4");
+        assertClose(twinY, await forward(cpu, d, c), "y: vec4 twin vs scalar twin");
+        const twin = await backward(cpu, d, twinY, c, 0.25, undefined, "vec4");
+        const scalar = await backward(cpu, d, twinY, c, 0.25);
+        for (const key of Object.keys(twin) as (keyof typeof twin)[]) {
+          assertClose(twin[key], scalar[key], key);
+        }
+        if (!gpu) return;
+        assertClose(await forward(gpu, d, c, undefined, "vec4"), twinY, "y");
+        const onGpu = await backward(gpu, d, twinY, c, 0.25, undefined, "vec4");
+        for (const key of Object.keys(twin) as (keyof typeof twin)[]) assertClose(onGpu[key], twin[key], key);
+      });
+    }
+  }
+  // A row slice that accumulates into dx, as a layer too large for one binding runs.
+  const c = { B: 5, IN: 36, OUT: 23, OUT_TOTAL: 70, O0: 41, ACT: ACT.tanh, ACCUMULATE: 1 };
+  const d = randomInputs(random, c);
+  const yBefore = filled(c.B * c.OUT_TOTAL);
+  const dxBefore = randomArray(random, c.B * c.IN);
+  const twinY = await forward(cpu, d, c, yBefore, "vec4");
+  const twin = await backward(cpu, d, twinY, c, 0.25, dxBefore, "vec4");
+  if (gpu) {
+    assertClose(await forward(gpu, d, c, yBefore, "vec4"), twinY, "sliced y");
+    const onGpu = await backward(gpu, d, twinY, c, 0.25, dxBefore, "vec4");
+    for (const key of Object.keys(twin) as (keyof typeof twin)[]) {
+      assertClose(onGpu[key], twin[key], `sliced ${key}`);
     }
   }
 });

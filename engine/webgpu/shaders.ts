@@ -15,10 +15,12 @@ const shaderDir = new URL("../../shaders/", import.meta.url);
 const sources = new Map<string, string>();
 const reflections = new Map<string, EntryReflection>();
 
+/** A shader's WGSL, with shaders/common.wgsl (helpers every kernel shares) in front of it. */
 export function shaderSource(file: string): string {
   let source = sources.get(file);
   if (source === undefined) {
-    source = Deno.readTextFileSync(new URL(file, shaderDir));
+    const common = Deno.readTextFileSync(new URL("common.wgsl", shaderDir));
+    source = `${common}\n${Deno.readTextFileSync(new URL(file, shaderDir))}`;
     sources.set(file, source);
   }
   return source;

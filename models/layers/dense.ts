@@ -58,6 +58,11 @@ export class Dense implements Layer {
         { N: B * OUT_TOTAL, ACT: ACT_CODE },
       ));
     }
+    // Layers whose input width is a multiple of 4 read it four floats at a time (dense_vec4.wgsl).
+    const wide = IN % 4 === 0;
+    const forwardKernel = wide ? kernels.dense_forward_vec4 : kernels.dense_forward;
+    const inputKernel = wide ? kernels.dense_backward_input_vec4 : kernels.dense_backward_input;
+    const weightKernel = wide ? kernels.dense_backward_weight_vec4 : kernels.dense_backward_weight;
     const rows = this.rowsPerSlice(backend.maxBindingBytes);
     for (let O0 = 0; O0 < OUT_TOTAL; O0 += rows) {
       const OUT = Math.min(rows, OUT_TOTAL - O0);
@@ -65,15 +70,15 @@ export class Dense implements Layer {
       const w = { tensor: weight.value, offset: O0 * IN, length: OUT * IN };
       const b = { tensor: bias.value, offset: O0, length: OUT };
       forward.push(
-        backend.dispatch(kernels.dense_forward, { x: input.value, w, b, y: output.value }, constants),
+        backend.dispatch(forwardKernel, { x: input.value, w, b, y: output.value }, constants),
       );
       if (!context.training) continue;
       if (needsInputGrad) {
         backward.push(
-          backend.dispatch(kernels.dense_backward_input, { g: output.grad!, w, dx: input.grad! }, constants),
+          backend.dispatch(inputKernel, { g: output.grad!, w, dx: input.grad! }, constants),
         );
       }
-      backwardWeight.push(backend.dispatch(kernels.dense_backward_weight, {
+      backwardWeight.push(backend.dispatch(weightKernel, {
         x: input.value,
         g: output.grad!,
         w_train: w,

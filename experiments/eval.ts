@@ -1,0 +1,136 @@
+/**
+ * deno task eval MODEL --weights PATH [flags]: a saved model's test accuracy, inference time and memory
+ * on each path, measured as the sweep measures them, as a table (and one JSON line with --json).
+ */
+import { UserError } from "../engine/errors.ts";
+import { loadSafetensors } from "../engine/safetensors.ts";
+import { loadCheckpoint } from "../models/checkpoint.ts";
+import type { CompiledModel } from "../models/model.ts";
+import { modelByName } from "../models/zoo.ts";
+import { integerFlag, parseFlags, runMain } from "./cli.ts";
+import { PROTOCOL } from "./protocol.ts";
+import { loadStudyData, type StudyData } from "./session.ts";
+import { formatBytes, formatMs, measureOnPath, type PathMeasurement, selectPaths } from "./study.ts";
+
+const WARMUP_BATCHES = 20;
+const TIMED_BATCHES = 200;
+
+const USAGE = `usage: deno task eval MODEL --weights PATH [--paths cpu,webgpu] [--test-limit N] [--data DIR]
+    [--batch-size ${PROTOCOL.batchSize}] [--warmup ${WARMUP_BATCHES}] [--timed-batches ${TIMED_BATCHES}] [--json]
+  MODEL: the model the checkpoint was saved for, e.g. lenet5 or mlp-300-100`;
+
+const FLAGS = {
+  weights: { type: "string" },
+  paths: { type: "string" },
+  "test-limit": { type: "string" },
+  data: { type: "string" },
+  "batch-size": { type: "string" },
+  warmup: { type: "string" },
+  "timed-batches": { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+async function main(): Promise<void> {
+  const { values: flags, positionals } = parseFlags(Deno.args, FLAGS);
+  if (flags.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (positionals.length !== 1) {
+    throw new UserError(
+      "name one model, e.g. deno task eval lenet5 --weights lenet5.safetensors (see --help)",
+    );
+  }
+  const spec = modelByName(positionals[0]);
+  const weights = flags.weights;
+  if (!weights) throw new UserError(`name the checkpoint to evaluate: --weights PATH`);
+  const paths = selectPaths(flags.paths);
+  const batchSize = integerFlag("batch-size", flags["batch-size"], 1) ?? PROTOCOL.batchSize;
+  const options = {
+    batchSize,
+    warmup: integerFlag("warmup", flags.warmup, 0) ?? WARMUP_BATCHES,
+    batches: integerFlag("timed-batches", flags["timed-batches"], 1) ?? TIMED_BATCHES,
+  };
+  const testLimit = integerFlag("test-limit", flags["test-limit"], 1);
+  const { metadata } = await loadSafetensors(weights);
+  if (metadata.model && metadata.model !== spec.name) {
+    throw new UserError(
+      `${weights} is a checkpoint of ${metadata.model}, not ${spec.name}: name the model it was saved for`,
+    );
+  }
+  const data = withCheckpointNormalisation(
+    await loadStudyData(flags.data, undefined, testLimit, batchSize),
+    metadata,
+  );
+  const measured: PathMeasurement[] = [];
+  for (const path of paths) {
+    const load = (model: CompiledModel) => loadCheckpoint(model, weights);
+    measured.push(
+      await measureOnPath(path, spec, load, data, { ...options, progressLabel: `${spec.name} ${path}` }),
+    );
+  }
+  console.log(`${spec.name} from ${weights}, ${data.testCount} test images, batch ${batchSize}:`);
+  console.log(table(measured));
+  if (flags.json) {
+    console.log(JSON.stringify({
+      model: spec.name,
+      weights,
+      savedTestAccuracy: metadata.testAccuracy === undefined ? null : Number(metadata.testAccuracy),
+      batchSize,
+      paths: measured.map((m) => ({
+        path: m.path,
+        adapter: m.adapter,
+        testAccuracy: m.testAccuracy,
+        testImages: m.testImages,
+        inferMs: m.timing.perBatch,
+        clock: m.timing.clock,
+        streamedMs: m.timing.streamedMs ?? null,
+        latencyMs: m.timing.latency ?? null,
+        parameterBytes: m.memory.parameterBytes,
+        activationBytes: m.memory.activationBytes,
+        peakInferBytes: m.peakInferBytes,
+      })),
+    }));
+  }
+}
+
+/** The pixel mean and std the model was trained with, where the checkpoint records them. */
+function withCheckpointNormalisation(data: StudyData, metadata: Record<string, string>): StudyData {
+  const mean = Number(metadata.pixelMean), std = Number(metadata.pixelStd);
+  if (!Number.isFinite(mean) || !(std > 0)) return data;
+  return { ...data, stats: { mean, std } };
+}
+
+function table(measured: readonly PathMeasurement[]): string {
+  const header = [
+    "path",
+    "accuracy",
+    "ms/batch",
+    "p10",
+    "p90",
+    "streamed ms",
+    "latency ms",
+    "parameters",
+    "activations",
+    "peak",
+  ];
+  const rows = measured.map((m) => [
+    m.path,
+    m.testAccuracy.toFixed(4),
+    formatMs(m.timing.perBatch.median),
+    formatMs(m.timing.perBatch.p10),
+    formatMs(m.timing.perBatch.p90),
+    m.timing.streamedMs === undefined ? "-" : formatMs(m.timing.streamedMs),
+    m.timing.latency === undefined ? "-" : formatMs(m.timing.latency.median),
+    formatBytes(m.memory.parameterBytes),
+    formatBytes(m.memory.activationBytes),
+    formatBytes(m.peakInferBytes),
+  ]);
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd();
+  const clocks = measured.map((m) => `${m.path}: ${m.adapter}; ms/batch by ${m.timing.clock}`);
+  return [line(header), ...rows.map(line), ...clocks].join("\n");
+}
+
+if (import.meta.main) await runMain(main);
