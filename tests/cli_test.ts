@@ -161,6 +161,13 @@ for (const [what, args, expected] of cases) {
   });
 }
 
+Deno.test("train with no WebGPU adapter: one line saying how to fix it, non-zero exit", async () => {
+  // Deno has no DirectX 12 on Linux, so asking for it leaves no adapter.
+  const { code, stderr } = await runCli(TRAIN, ["mlp-30", "--epochs", "0"], { DENO_WEBGPU_BACKEND: "dx12" });
+  assert.notEqual(code, 0);
+  assert.match(stderr.trim(), /^error: no WebGPU adapter found: .*mesa-vulkan-drivers.*--backend cpu$/);
+});
+
 Deno.test("train on a tiny valid data folder works (so the cases above fail for their reason)", async () => {
   const dir = await dataDir(() => {});
   const { code, stderr } = await runCli(TRAIN, ["mlp-8", "--epochs", "1", "--data", dir, "--backend", "cpu"]);

@@ -139,12 +139,12 @@ export function finiteDifferences(
 }
 
 /** Runs one of the CLIs as a user would, capturing its exit code and output. */
-export async function runCli(script: string, args: string[]) {
+export async function runCli(script: string, args: string[], env: Record<string, string> = {}) {
   const command = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", "--unstable-webgpu", script, ...args],
     stdout: "piped",
     stderr: "piped",
-    env: { XDG_RUNTIME_DIR: "/tmp" },
+    env: { XDG_RUNTIME_DIR: "/tmp", ...env },
   });
   const { code, stdout, stderr } = await command.output();
   return { code, stdout: new TextDecoder().decode(stdout), stderr: new TextDecoder().decode(stderr) };
