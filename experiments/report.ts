@@ -58,6 +58,9 @@ export async function writeFigures(rows: readonly ResultRow[], outDir: string): 
       written.push(path);
     }
   }
+  const table = `${outDir}/results.md`;
+  await writeFileAtomic(table, markdownTable(rows));
+  written.push(table);
   return written;
 }
 
@@ -500,6 +503,39 @@ function initResvg() {
     return { family: "sans-serif", fontBuffers: [] };
   })();
   return resvgReady;
+}
+
+/** The results as a Markdown table, one line per model, both paths side by side (for the README). */
+export function markdownTable(rows: readonly ResultRow[]): string {
+  const byModel = new Map<string, Partial<Record<ExecutionPath, ResultRow>>>();
+  for (const row of rows) byModel.set(row.model, { ...byModel.get(row.model), [row.path]: row });
+  const cell = (value: number | null | undefined, digits: number) =>
+    value == null ? "" : value.toFixed(digits);
+  const mib = (value: number | null | undefined) => value == null ? "" : (value / MIB).toFixed(2);
+  const lines = [
+    "| model | parameters | accuracy (cpu) | accuracy (gpu) | ms/batch cpu (p10-p90) | ms/batch gpu (p10-p90) | " +
+    "peak inference MiB cpu | gpu | peak training MiB | status |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  ];
+  const ordered = [...byModel.entries()].sort(([, a], [, b]) =>
+    ((a.cpu ?? a.webgpu)!.parameters ?? 0) - ((b.cpu ?? b.webgpu)!.parameters ?? 0)
+  );
+  for (const [model, { cpu, webgpu }] of ordered) {
+    const any = (cpu ?? webgpu)!;
+    const time = (row?: ResultRow) =>
+      row?.infer_ms_median == null
+        ? ""
+        : `${cell(row.infer_ms_median, 3)} (${cell(row.infer_ms_p10, 3)}-${cell(row.infer_ms_p90, 3)})`;
+    const statuses = [...new Set([cpu?.status, webgpu?.status].filter(Boolean))].join("; ");
+    lines.push(
+      `| ${model} | ${any.parameters?.toLocaleString("en") ?? ""} | ${cell(cpu?.test_accuracy, 4)} | ` +
+        `${cell(webgpu?.test_accuracy, 4)} | ${time(cpu)} | ${time(webgpu)} | ${
+          mib(cpu?.peak_infer_bytes)
+        } | ` +
+        `${mib(webgpu?.peak_infer_bytes)} | ${mib(any.peak_train_bytes)} | ${statuses} |`,
+    );
+  }
+  return lines.join("\n") + "\n";
 }
 
 /** Renders at twice the SVG's size, so the small labels stay legible in a printed page. */

@@ -132,8 +132,16 @@ Deno.test("writeFigures writes figures 3 to 9 as SVG and PNG, leaving out rows t
       status: "failed: loss became NaN at epoch 3",
     };
     const written = await writeFigures([...syntheticSweep(), failed], `${dir}/figures`);
-    assert.equal(written.length, 14);
-    assert.equal(new Set(written).size, 14);
+    assert.equal(written.length, 15);
+    assert.equal(new Set(written).size, 15);
+    const table = await Deno.readTextFile(`${dir}/figures/results.md`);
+    assert.match(table, /^\| model \| parameters \|/);
+    assert.match(table, /\| mlp-300-100 \| 266,610 \|/);
+    assert.match(
+      table,
+      /failed: loss became NaN at epoch 3/,
+      "the table keeps rows that are not ok, with why",
+    );
     for (
       const figure of ["fig3_accuracy_vs_memory_cpu", "fig6_accuracy_vs_time_gpu", "fig9_memory_per_model"]
     ) {
