@@ -19,13 +19,16 @@ export interface ModelSpec {
   readonly classes: number;
 }
 
-/** Folds each activation into the layer before it where that layer can take it. */
+/**
+ * Folds each activation into the layer before it where that layer can take it. The spec's layers
+ * stay as they are, so one spec compiles any number of times.
+ */
 export function fuseActivations(layers: readonly Layer[]): Layer[] {
   const fused: Layer[] = [];
   for (const layer of layers) {
-    const previous = fused.at(-1);
-    if (layer instanceof ActivationLayer && previous?.fuse?.(layer.activation)) continue;
-    fused.push(layer);
+    const merged = layer instanceof ActivationLayer ? fused.at(-1)?.fuse?.(layer.activation) : undefined;
+    if (merged) fused[fused.length - 1] = merged;
+    else fused.push(layer);
   }
   return fused;
 }

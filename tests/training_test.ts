@@ -5,6 +5,7 @@ import { deviceDataSets, loadStudyData, type StudyData } from "../experiments/se
 import { CompiledModel } from "../models/model.ts";
 import { evaluate, trainEpoch } from "../models/training.ts";
 import { mlp } from "../models/zoo.ts";
+import { lenet5 } from "../models/lenet5.ts";
 import { cpuBackend, gpuBackend } from "./helpers.ts";
 import type { Backend } from "../engine/backend.ts";
 
@@ -69,4 +70,15 @@ Deno.test("an inference-only model makes no gradients and predicts as the traine
   inference.loadParameters(values);
   const tested = await evaluate(inference, sets.test);
   assert.equal(tested.accuracy, reference.accuracy);
+});
+
+Deno.test("one model spec compiles any number of times to the same model", () => {
+  const backend = cpuBackend();
+  const spec = lenet5();
+  const first = new CompiledModel(backend, spec, 4, 0);
+  const second = new CompiledModel(backend, spec, 4, 0);
+  assert.deepEqual(second.describe(), first.describe());
+  assert.deepEqual(second.activations().map((t) => t.length), first.activations().map((t) => t.length));
+  assert.equal(first.describe().filter((line) => /tanh/.test(line)).length, 4, "tanh fused into 4 layers");
+  assert.equal(first.forward.length, second.forward.length);
 });

@@ -14,25 +14,24 @@ import {
 } from "./layer.ts";
 
 export class Conv2d implements Layer {
-  #activation: ActivationName = "identity";
-
   constructor(
     readonly name: string,
     readonly inChannels: number,
     readonly outChannels: number,
     readonly kernelSize: number,
+    readonly activation: ActivationName = "identity",
   ) {}
 
   describe(): string {
-    const act = this.#activation === "identity" ? "" : ` ${this.#activation}`;
+    const act = this.activation === "identity" ? "" : ` ${this.activation}`;
     const k = this.kernelSize;
     return `${this.name}: conv ${k}x${k} ${this.inChannels}->${this.outChannels}${act}`;
   }
 
-  fuse(activation: ActivationName): boolean {
-    if (this.#activation !== "identity") return false;
-    this.#activation = activation;
-    return true;
+  fuse(activation: ActivationName): Layer | undefined {
+    return this.activation === "identity"
+      ? new Conv2d(this.name, this.inChannels, this.outChannels, this.kernelSize, activation)
+      : undefined;
   }
 
   build(context: BuildContext, input: Activation, needsInputGrad: boolean): BuiltLayer {
@@ -55,7 +54,7 @@ export class Conv2d implements Layer {
     // g carries a zero border of K - 1 only where conv2d_backward_input reads it.
     const PAD = needsInputGrad ? K - 1 : 0;
     const ROWS = rowsPerChunk(B * OH, Math.ceil(OC / 4) * K * IC);
-    const constants = { B, IC, OC, H, W, K, ACT: ACT[this.#activation], PAD, ROWS };
+    const constants = { B, IC, OC, H, W, K, ACT: ACT[this.activation], PAD, ROWS };
     const forward: Dispatch[] = [
       backend.dispatch(
         kernels.conv2d_forward,

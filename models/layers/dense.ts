@@ -15,19 +15,22 @@ import {
 const SLICE_ALIGN_BYTES = 256;
 
 export class Dense implements Layer {
-  #activation: ActivationName = "identity";
-
-  constructor(readonly name: string, readonly inFeatures: number, readonly outFeatures: number) {}
+  constructor(
+    readonly name: string,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    readonly activation: ActivationName = "identity",
+  ) {}
 
   describe(): string {
-    const act = this.#activation === "identity" ? "" : ` ${this.#activation}`;
+    const act = this.activation === "identity" ? "" : ` ${this.activation}`;
     return `${this.name}: dense ${this.inFeatures}->${this.outFeatures}${act}`;
   }
 
-  fuse(activation: ActivationName): boolean {
-    if (this.#activation !== "identity") return false;
-    this.#activation = activation;
-    return true;
+  fuse(activation: ActivationName): Layer | undefined {
+    return this.activation === "identity"
+      ? new Dense(this.name, this.inFeatures, this.outFeatures, activation)
+      : undefined;
   }
 
   /** Output rows per slice: as many as one binding may cover. */
@@ -49,7 +52,7 @@ export class Dense implements Layer {
     const bias = defaultInitialised(context, `${this.name}.bias`, [OUT_TOTAL], IN);
     const output = activationTensors(context, this.name, [OUT_TOTAL]);
     const forward: Dispatch[] = [], backward: Dispatch[] = [], backwardWeight: Dispatch[] = [];
-    const ACT_CODE = ACT[this.#activation];
+    const ACT_CODE = ACT[this.activation];
     if (context.training && ACT_CODE !== ACT.identity) {
       // dy becomes g = dy * act'(y) in place, once, for both backward kernels below.
       backward.push(backend.dispatch(

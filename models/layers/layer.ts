@@ -40,8 +40,8 @@ export interface BuiltLayer {
 export interface Layer {
   /** e.g. "conv1: conv 5x5 1->6". */
   describe(): string;
-  /** Folds an activation into this layer's kernels; false if this layer cannot. */
-  fuse?(activation: ActivationName): boolean;
+  /** A copy of this layer with the activation folded into its kernels; undefined if it cannot. */
+  fuse?(activation: ActivationName): Layer | undefined;
   /** `needsInputGrad` is false for the first layer: nothing upstream wants its input's gradient. */
   build(context: BuildContext, input: Activation, needsInputGrad: boolean): BuiltLayer;
 }
