@@ -42,7 +42,7 @@ async function main(): Promise<void> {
       "name one model, e.g. deno task eval lenet5 --weights lenet5.safetensors (see --help)",
     );
   }
-  const spec = modelByName(positionals[0]);
+  const { name } = modelByName(positionals[0]);
   const weights = flags.weights;
   if (!weights) throw new UserError(`name the checkpoint to evaluate: --weights PATH`);
   const paths = selectPaths(flags.paths);
@@ -54,9 +54,9 @@ async function main(): Promise<void> {
   };
   const testLimit = integerFlag("test-limit", flags["test-limit"], 1);
   const { metadata } = await loadSafetensors(weights);
-  if (metadata.model && metadata.model !== spec.name) {
+  if (metadata.model && metadata.model !== name) {
     throw new UserError(
-      `${weights} is a checkpoint of ${metadata.model}, not ${spec.name}: name the model it was saved for`,
+      `${weights} is a checkpoint of ${metadata.model}, not ${name}: name the model it was saved for`,
     );
   }
   const data = withCheckpointNormalisation(
@@ -67,14 +67,14 @@ async function main(): Promise<void> {
   for (const path of paths) {
     const load = (model: CompiledModel) => loadCheckpoint(model, weights);
     measured.push(
-      await measureOnPath(path, spec, load, data, { ...options, progressLabel: `${spec.name} ${path}` }),
+      await measureOnPath(path, name, load, data, { ...options, progressLabel: `${name} ${path}` }),
     );
   }
-  console.log(`${spec.name} from ${weights}, ${data.testCount} test images, batch ${batchSize}:`);
+  console.log(`${name} from ${weights}, ${data.testCount} test images, batch ${batchSize}:`);
   console.log(table(measured));
   if (flags.json) {
     console.log(JSON.stringify({
-      model: spec.name,
+      model: name,
       weights,
       savedTestAccuracy: metadata.testAccuracy === undefined ? null : Number(metadata.testAccuracy),
       batchSize,

@@ -6,7 +6,7 @@ import type { BackendKind } from "../engine/backend.ts";
 import { UserError } from "../engine/errors.ts";
 import type { MemoryDevice } from "../engine/memory.ts";
 import { DeviceDataSet } from "../models/dataset.ts";
-import { CompiledModel, type ModelSpec } from "../models/model.ts";
+import { CompiledModel } from "../models/model.ts";
 import { evaluate } from "../models/training.ts";
 import { modelByName } from "../models/zoo.ts";
 import { type InferenceTiming, measureInference, type MemoryFigures, memoryFigures } from "./measure.ts";
@@ -114,7 +114,7 @@ export interface PathMeasurement {
  */
 export async function measureOnPath(
   kind: BackendKind,
-  spec: ModelSpec,
+  modelName: string,
   load: (model: CompiledModel) => void | Promise<unknown>,
   data: StudyData,
   options: MeasureOptions,
@@ -127,7 +127,10 @@ export async function measureOnPath(
     // The test images first, so that the peak less their bytes is exactly the model's own peak.
     const test = new DeviceDataSet(backend, "test", data.mnist.test, data.stats, data.testCount);
     const dataBytes = backend.ledger.live(device);
-    const model = new CompiledModel(backend, spec, options.batchSize, 0, { training: false });
+    // A spec of its own: compiling fuses activations into the layer objects, so a spec compiles once.
+    const model = new CompiledModel(backend, modelByName(modelName), options.batchSize, 0, {
+      training: false,
+    });
     await load(model);
     const tested = await evaluate(
       model,

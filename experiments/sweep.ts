@@ -44,9 +44,11 @@ const WARMUP_BATCHES = 20;
 const TIMED_BATCHES = 200;
 
 /**
- * --quick: every model and both paths within 20 minutes on a 2-core machine's software adapter. The
- * largest MLPs (147 million parameters) take about a second per batch there, so the data are small,
- * and a path times fewer batches where its share would take longer than maxTimingSeconds.
+ * --quick: every model and both paths within 20 minutes on a 2-core machine's software adapter (8.5
+ * minutes measured, on shared cores). The largest MLP (147 million parameters) takes about 2 s per
+ * training step there and 1.2 s per inference batch on the CPU path, so the data are small, and a path
+ * times fewer batches where its share would take longer than maxTimingSeconds. A smoke run of the
+ * instrument, not a result: 50 steps at the lab's learning rates leave most models near chance.
  */
 const QUICK = {
   epochs: 1,
@@ -70,7 +72,7 @@ const USAGE = `usage: deno task sweep [--models LIST] [--paths cpu,webgpu] [--tr
   --quick: --epochs ${QUICK.epochs} --train-limit ${QUICK.trainLimit} --test-limit ${QUICK.testLimit} ` +
   `--warmup ${QUICK.warmup} --timed-batches ${QUICK.timedBatches}
     --max-timing-seconds ${QUICK.maxTimingSeconds} --out ${QUICK.out} --figures ${QUICK.figures} ` +
-  `(flags given win); a smoke run of the whole study, about 15 minutes here`;
+  `(flags given win); a smoke run of the whole study, about 9 minutes here`;
 
 const FLAGS = {
   models: { type: "string" },
@@ -238,12 +240,11 @@ async function sweepModel(
   pending: ExecutionPath[],
   tag: string,
 ): Promise<number> {
-  const spec = modelByName(name);
   let trained: Trained;
   try {
-    trained = await fromCheckpoint(sweep, name, tag) ?? await train(sweep, spec, tag);
+    trained = await fromCheckpoint(sweep, name, tag) ?? await train(sweep, modelByName(name), tag);
   } catch (error) {
-    const status = failureStatus(error);
+    const status = failureStatus(error, `training on ${sweep.trainBackend}: `);
     console.log(`${tag}: ${status}`);
     for (const path of pending) await appendResult(sweep.out, resultRow(sweep, name, path, status));
     return pending.length;
@@ -251,7 +252,7 @@ async function sweepModel(
   for (const path of pending) {
     let measured: PathMeasurement;
     try {
-      measured = await measureOnPath(path, spec, trained.load, sweep.data, {
+      measured = await measureOnPath(path, name, trained.load, sweep.data, {
         ...sweep.measure,
         progressLabel: `${tag} ${path}`,
       });
@@ -378,8 +379,8 @@ async function fromCheckpoint(sweep: Sweep, name: string, tag: string): Promise<
  * A model that cannot run here (the adapter's limits, out of memory) is skipped; a diverged loss, a lost
  * device or anything unforeseen is a failure. Both are final: a rerun does not repeat them.
  */
-function failureStatus(error: unknown): string {
-  const reason = String((error as Error)?.message ?? error).replace(/\s+/g, " ").trim();
+function failureStatus(error: unknown, context = ""): string {
+  const reason = context + String((error as Error)?.message ?? error).replace(/\s+/g, " ").trim();
   if (Deno.env.get("DEBUG")) console.error((error as Error)?.stack);
   if (error instanceof DivergedError) return `failed: ${reason}`;
   if (error instanceof UserError || /out of memory/i.test(reason)) return `skipped: ${reason}`;

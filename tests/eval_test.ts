@@ -74,6 +74,7 @@ Deno.test("eval of a saved mlp-16 gives the training run's test accuracy on both
     assert.equal(measured.testImages, 100);
     assert.equal(measured.testAccuracy, testAccuracy, `${measured.path} path`);
     assert.equal(measured.parameterBytes, (784 * 16 + 16 + 16 * 10 + 10) * 4);
+    assert.equal(measured.activationBytes, 4 * 4 * (784 + 16 + 10));
     assert.ok(measured.inferMs.median > 0 && measured.inferMs.samples === 3);
     assert.ok(measured.peakInferBytes >= measured.parameterBytes + measured.activationBytes);
   }

@@ -55,6 +55,9 @@ Deno.test("a sweep over 2 models and 2 paths writes 4 final rows; a rerun writes
         : 784 * 8 + 8 + 8 * 8 + 8 + 8 * 10 + 10;
       assert.equal(row.parameters, parameters);
       assert.equal(row.param_bytes, parameters * 4);
+      // The input and each layer's output, batch 4: no tensor of a model compiled before.
+      const widths = row.model === "mlp-16" ? [784, 16, 10] : [784, 8, 8, 10];
+      assert.equal(row.activation_bytes, widths.reduce((sum, width) => sum + 4 * 4 * width, 0));
       assert.deepEqual([row.epochs, row.train_images], [1, 40]);
       assert.ok(row.test_accuracy! >= 0 && row.test_accuracy! <= 1);
       assert.ok(row.infer_ms_p10! <= row.infer_ms_median! && row.infer_ms_median! <= row.infer_ms_p90!);
@@ -90,11 +93,14 @@ Deno.test("a sweep killed with SIGKILL after its first row, then rerun, ends wit
       stderr: "null",
       env: ENV,
     }).spawn();
+    let exited = false;
+    child.status.then(() => exited = true);
     let before: ResultRow[] = [];
-    while (before.length === 0) {
+    while (before.length === 0 && !exited) {
       await new Promise((resolve) => setTimeout(resolve, 10));
       before = await readResults(out);
     }
+    assert.ok(before.length > 0, "the sweep ended without writing a row");
     child.kill("SIGKILL");
     assert.equal((await child.status).signal, "SIGKILL");
     before = await readResults(out);
@@ -116,7 +122,7 @@ Deno.test("a model whose loss diverges gets failed rows, and the sweep goes on t
   const rows = await readResults(`${dir}/sweep.csv`);
   assert.deepEqual(keysOf(rows), ["mlp-16|cpu", "mlp-8-8|cpu"]);
   for (const row of rows) {
-    assert.match(row.status, /^failed: loss became (NaN|Infinity|-Infinity) in epoch 1/);
+    assert.match(row.status, /^failed: training on cpu: loss became (NaN|Infinity|-Infinity) in epoch 1/);
   }
   assert.match(run.stdout, /no figures/);
 });
