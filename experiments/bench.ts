@@ -87,15 +87,15 @@ const PLANS: Record<Plan["name"], Plan> = {
     repeats: 3,
     passSeconds: 0.5,
     maxSteps: 400,
-    peerCellSeconds: 4,
-    skipPeerCallSeconds: 8,
+    peerCellSeconds: 6,
+    skipPeerCallSeconds: 15,
   },
   full: {
     name: "full",
     repeats: 5,
-    passSeconds: 2,
+    passSeconds: 1,
     maxSteps: 4000,
-    peerCellSeconds: 40,
+    peerCellSeconds: 25,
     skipPeerCallSeconds: Infinity,
   },
 };
@@ -160,7 +160,7 @@ interface DenseRow extends Outcome {
 interface Ratio {
   measure: string;
   model?: string;
-  batch?: number;
+  batch: number;
   ours: PathId;
   other: PathId;
   /** How many times faster `ours` is than `other` (> 1: ours is faster). */
@@ -220,11 +220,17 @@ function releaseDataSet(set: DeviceDataSet): void {
 }
 
 /**
- * Seconds per training step, from ever longer runs (doubling) until one takes a quarter of a pass.
- * Steps past the end of `set` train on padding (zero gradients): the same arithmetic, so the same time.
+ * Seconds per training step, from ever longer runs (doubling) until one takes a quarter of a pass;
+ * `first` is an already timed one-step run. Steps past the end of `set` train on padding (zero
+ * gradients): the same arithmetic, so the same time.
  */
 async function calibrateStep(model: CompiledModel, set: DeviceDataSet, plan: Plan, first?: number) {
   const step = model.trainStep(set.gatherFor(model));
+  if (first === undefined) {
+    // The first steps after compilation run slower on llvmpipe: one more, untimed, settles it.
+    model.backend.run(step);
+    await model.backend.finish();
+  }
   let steps = 1, seconds = first;
   while (seconds === undefined || (seconds < plan.passSeconds / 4 && steps < plan.maxSteps)) {
     if (seconds !== undefined) steps *= 2;
@@ -354,7 +360,7 @@ async function tfjsPeers(): Promise<Peer[]> {
     path: `tfjs-${backend}` as const,
     onCpu: backend === "cpu",
     kernelClock: backend === "webgpu"
-      ? "TF.js profiler (tf.time kernelMs: GPU timestamp queries)"
+      ? "TF.js profiler (tf.time kernelMs: GPU timestamp queries where the adapter has them)"
       : "TF.js profiler (tf.time kernelMs: wall clock per kernel)",
     train: (model, batch, steps) => tfjs.tfjsTrain(model, backend, batch, steps),
     infer: (model, batch, batches) => tfjs.tfjsInfer(model, backend, batch, batches),
@@ -383,12 +389,17 @@ function peerModel(spec: ModelSpec): PeerModel {
 }
 
 /**
- * Calls `call` up to plan.repeats times: always once, then while the cell stays within its budget,
- * projecting each call from the previous one.
+ * Calls `call` up to plan.repeats times: always once, then while the cell's wall time so far plus the
+ * last call's would stay within its budget. `first` is a call already made (and its seconds).
  */
-async function peerRepeats<T>(call: () => Promise<T>, plan: Plan, spent: number, first?: T) {
-  const results: T[] = first === undefined ? [] : [first];
-  let lastSeconds = 0;
+async function peerRepeats<T>(
+  call: () => Promise<T>,
+  plan: Plan,
+  spent = 0,
+  first?: { result: T; seconds: number },
+) {
+  const results: T[] = first ? [first.result] : [];
+  let lastSeconds = first?.seconds ?? 0;
   while (results.length < plan.repeats) {
     if (results.length > 0 && spent + lastSeconds > plan.peerCellSeconds) break;
     const { result, seconds } = await timed(call);
@@ -409,22 +420,18 @@ async function peerTraining(
     // Per-image cost does not grow with the batch, so the batch-4 rate bounds this cell's cost.
     const projected = ((PEER_WARMUP_STEPS + 1) * batch) / batch4ImagesPerSecond;
     if (projected > plan.skipPeerCallSeconds) {
-      return {
-        skipped:
-          `one call (${PEER_WARMUP_STEPS} warm-up + 1 timed step) is projected at ${
-            projected.toFixed(0)
-          } s ` +
-          `from its batch-4 rate; run without --quick to measure it`,
-      };
+      const call = `${PEER_WARMUP_STEPS} warm-up steps and 1 timed step`;
+      return { skipped: `~${projected.toFixed(0)} s for ${call} at its batch-4 rate; run without --quick` };
     }
   }
-  let steps = plan.fixedSteps, first: PeerTrainResult | undefined, spent = 0;
+  let steps = plan.fixedSteps, spent = 0;
+  let first: { result: PeerTrainResult; seconds: number } | undefined;
   if (steps === undefined) {
     // A one-step call tells the step's cost; when a pass is a single step, it is already a repeat.
     const calibration = await timed(() => peer.train(model, batch, 1));
     steps = stepsForPass(calibration.result.seconds, plan);
-    if (steps === 1) first = calibration.result;
-    spent = calibration.seconds;
+    if (steps === 1) first = calibration;
+    else spent = calibration.seconds;
   }
   const results = await peerRepeats(() => peer.train(model, batch, steps), plan, spent, first);
   const samples = results.map((r) => r.imagesPerSecond);
@@ -444,7 +451,7 @@ async function peerInference(
 ): Promise<Partial<InferenceRow>> {
   // The peers time every batch twice (streamed, then with a readback each), so passes are kept short.
   const batches = plan.fixedSteps ?? clamp(stepsForPass(secondsPerBatch, plan), 3, 100);
-  const results = await peerRepeats(() => peer.infer(model, INFERENCE_BATCH, batches), plan, 0);
+  const results = await peerRepeats(() => peer.infer(model, INFERENCE_BATCH, batches), plan);
   const kernel = results.flatMap((r) => r.kernelMsPerBatch ?? []);
   return {
     ...(kernel.length ? { kernelMs: median(kernel), kernelClock: peer.kernelClock } : {}),
@@ -456,7 +463,7 @@ async function peerInference(
 }
 
 async function peerDense(peer: Peer, batch: number, plan: Plan): Promise<Partial<DenseRow>> {
-  const samples = await peerRepeats(() => peer.matmulGflops!(batch, MATMULS_PER_PEER_CALL), plan, 0);
+  const samples = await peerRepeats(() => peer.matmulGflops!(batch, MATMULS_PER_PEER_CALL), plan);
   return {
     kernel: "matMul",
     gflops: median(samples),
@@ -513,44 +520,66 @@ function ratios(training: TrainingRow[], inference: InferenceRow[], dense: Dense
   return out;
 }
 
-function targets(all: Ratio[]): Target[] {
-  const find = (measure: string, model: string | undefined, batch: number, ours: PathId, other: PathId) =>
-    all.find((r) =>
-      r.measure === measure && r.model === model && r.batch === batch && r.ours === ours && r.other === other
+/** The issue's targets: each is one ratio of this run against a threshold. */
+const TARGETS: (Omit<Ratio, "times"> & { target: string; threshold: number })[] = [
+  {
+    target: "LeNet-5 training, batch 4: ours webgpu / TF.js webgpu images/s",
+    threshold: 10,
+    measure: "training images/s",
+    model: "lenet5",
+    batch: 4,
+    ours: "ours-webgpu",
+    other: "tfjs-webgpu",
+  },
+  {
+    target: "LeNet-5 training, batch 4: ours webgpu / ours cpu images/s",
+    threshold: 1.5,
+    measure: "training images/s",
+    model: "lenet5",
+    batch: 4,
+    ours: "ours-webgpu",
+    other: "ours-cpu",
+  },
+  {
+    target: `dense ${DENSE_SIZE}x${DENSE_SIZE}, batch 64: ours / TF.js webgpu matMul GFLOP/s`,
+    threshold: 2,
+    measure: DENSE_MEASURE,
+    batch: 64,
+    ours: "ours-webgpu",
+    other: "tfjs-webgpu",
+  },
+  {
+    target: "mlp-4096-2048 training, batch 64: ours webgpu / ours cpu images/s",
+    threshold: 1.5,
+    measure: "training images/s",
+    model: "mlp-4096-2048",
+    batch: 64,
+    ours: "ours-webgpu",
+    other: "ours-cpu",
+  },
+];
+
+function targets(all: readonly Ratio[], models: readonly string[], peersRun: boolean): Target[] {
+  return TARGETS.map(({ target, threshold, ...wanted }) => {
+    const ratio = all.find((r) =>
+      r.measure === wanted.measure && r.model === wanted.model && r.batch === wanted.batch &&
+      r.ours === wanted.ours && r.other === wanted.other
     );
-  const wanted: [string, number, Ratio | undefined][] = [
-    [
-      "LeNet-5 training, batch 4: ours webgpu / TF.js webgpu images/s",
-      10,
-      find("training images/s", "lenet5", 4, "ours-webgpu", "tfjs-webgpu"),
-    ],
-    [
-      "LeNet-5 training, batch 4: ours webgpu / ours cpu images/s",
-      1.5,
-      find("training images/s", "lenet5", 4, "ours-webgpu", "ours-cpu"),
-    ],
-    [
-      `dense ${DENSE_SIZE}x${DENSE_SIZE}, batch 64: ours / TF.js webgpu matMul GFLOP/s`,
-      2,
-      find(DENSE_MEASURE, undefined, 64, "ours-webgpu", "tfjs-webgpu"),
-    ],
-    [
-      "mlp-4096-2048 training, batch 64: ours webgpu / ours cpu images/s",
-      1.5,
-      find("training images/s", "mlp-4096-2048", 64, "ours-webgpu", "ours-cpu"),
-    ],
-  ];
-  return wanted.map(([target, threshold, ratio]) =>
-    ratio
-      ? { target, threshold, times: ratio.times, pass: ratio.times >= threshold }
-      : { target, threshold, why: "not measured in this run (see --models, --no-peers and the tables)" }
-  );
+    if (ratio) return { target, threshold, times: ratio.times, pass: ratio.times >= threshold };
+    const why = wanted.model && !models.includes(wanted.model)
+      ? `${wanted.model} is not among --models`
+      : !peersRun && !wanted.other.startsWith("ours")
+      ? "the peers were not run (--no-peers)"
+      : "a figure is missing (see the tables)";
+    return { target, threshold, why: `not measured: ${why}` };
+  });
 }
 
 // ---------- tables ----------
 
 function formatNumber(value: number | undefined): string {
   if (value === undefined) return "-";
+  if (Number.isInteger(value)) return String(value);
   if (Math.abs(value) >= 100) return value.toFixed(0);
   return value.toPrecision(3);
 }
@@ -573,25 +602,14 @@ const cellText = (value: number | string | undefined) =>
   typeof value === "number" ? formatNumber(value) : value ?? "-";
 
 function trainingTable(rows: readonly TrainingRow[]): string {
-  const header = [
-    "model",
-    "batch",
-    "path",
-    "img/s",
-    "steps",
-    "repeats",
-    "ms/step",
-    "submits/step",
-    "dispatches/step",
-  ];
   return table(
-    [...header, "note"],
+    "model batch path img/s steps repeats ms/step submits/step dispatches/step note".split(" "),
     rows.map((row) => [
       row.model,
       String(row.batch),
       PATH_LABELS[row.path],
       ...[row.imagesPerSecond, row.steps, row.samples?.length].map(cellText),
-      ...[row.secondsPerStep && row.secondsPerStep * 1000, row.submitsPerStep, row.dispatchesPerStep].map(
+      ...[row.secondsPerStep && 1000 * row.secondsPerStep, row.submitsPerStep, row.dispatchesPerStep].map(
         cellText,
       ),
       note(row),
@@ -623,16 +641,27 @@ function denseTable(rows: readonly DenseRow[]): string {
   );
 }
 
+/** One row per measure, model and batch; one column per pair of paths compared. */
 function ratioTable(rows: readonly Ratio[]): string {
+  const pairs = RATIO_PAIRS.filter(([ours, other]) => rows.some((r) => r.ours === ours && r.other === other));
+  const groups = new Map<string, Ratio[]>();
+  for (const r of rows) {
+    const key = [r.measure, r.model ?? "-", r.batch].join("\t");
+    groups.set(key, [...groups.get(key) ?? [], r]);
+  }
   return table(
-    ["measure", "model", "batch", "path", "vs", "times"],
-    rows.map((r) => [
-      r.measure,
-      r.model ?? "-",
-      String(r.batch),
-      PATH_LABELS[r.ours],
-      PATH_LABELS[r.other],
-      `${formatNumber(r.times)}x`,
+    [
+      "measure",
+      "model",
+      "batch",
+      ...pairs.map(([ours, other]) => `${PATH_LABELS[ours]} / ${PATH_LABELS[other]}`),
+    ],
+    [...groups].map(([key, group]) => [
+      ...key.split("\t"),
+      ...pairs.map(([ours, other]) => {
+        const r = group.find((r) => r.ours === ours && r.other === other);
+        return r ? `${formatNumber(r.times)}x` : "-";
+      }),
     ]),
   );
 }
@@ -678,7 +707,7 @@ function renderReport(report: Report): string {
     `${machine.loadAverage.map((v) => v.toFixed(1)).join(" ")} at start; Deno ${machine.deno})`,
     adapters.webgpu ?? "WebGPU adapter: not used",
     adapters.cpu ?? "CPU path: not used",
-    `TF.js webgpu backend: ${adapters.tfjsWebgpu ?? "not run"}`,
+    `TF.js webgpu backend (in this process, on its own device): ${adapters.tfjsWebgpu ?? "not run"}`,
     `PyTorch: ${adapters.pytorch ?? "not run"}`,
     "",
     `Training, images per second (median of repeats; steps = timed steps per repeat; lr ${report.settings.learningRate})`,
@@ -694,7 +723,7 @@ function renderReport(report: Report): string {
     `Dense forward ${DENSE_SIZE}x${DENSE_SIZE} (GFLOP = 2*B*${DENSE_SIZE}*${DENSE_SIZE}), GFLOP/s, median of repeats`,
     denseTable(report.dense),
     "",
-    "Ratios from this run (times faster: > 1 means the first path is faster)",
+    "Ratios from this run, as times faster (> 1: the path named first is faster; times in ms are inverted)",
     ratioTable(report.ratios),
     "",
     "Targets (issue 6)",
@@ -705,6 +734,10 @@ function renderReport(report: Report): string {
 }
 
 // ---------- the run ----------
+
+function firstLine(error: unknown): string {
+  return String((error as Error)?.message ?? error).split("\n")[0];
+}
 
 /** One bench run: measures cell after cell, keeping every row (a failed cell records its error). */
 class BenchRun {
@@ -731,7 +764,7 @@ class BenchRun {
     try {
       row = await work();
     } catch (error) {
-      row = { error: String((error as Error)?.message ?? error).split("\n")[0] };
+      row = { error: firstLine(error) };
     }
     this.#progress.clear();
     return { ...row, cellSeconds: (performance.now() - start) / 1000 };
@@ -760,29 +793,32 @@ class BenchRun {
 
   async ours(spec: ModelSpec, kind: BackendKind): Promise<void> {
     const path: PathId = `ours-${kind}`, label = `${spec.name} ${PATH_LABELS[path]}`;
-    let backend: Backend | undefined;
-    const opened = await this.#cell(
-      `${label}: device`,
-      async () => (backend = await this.#backend(kind), {}),
-    );
-    for (const batch of TRAINING_BATCHES) {
-      const row = backend
-        ? await this.#cell(
-          `${label} training, batch ${batch}`,
-          () => oursTraining(backend!, spec, batch, this.data, this.plan),
-        )
-        : opened;
-      this.#addTraining(spec.name, path, batch, row);
+    let backend: Backend;
+    try {
+      backend = await this.#backend(kind);
+    } catch (error) {
+      const failed = { error: firstLine(error) };
+      for (const batch of TRAINING_BATCHES) this.#addTraining(spec.name, path, batch, failed);
+      this.inference.push({ model: spec.name, path, batch: INFERENCE_BATCH, ...failed });
+      return;
     }
-    const estimate = this.#inferenceEstimate(spec.name, path);
-    const row = backend
-      ? await this.#cell(
+    try {
+      for (const batch of TRAINING_BATCHES) {
+        const row = await this.#cell(
+          `${label} training, batch ${batch}`,
+          () => oursTraining(backend, spec, batch, this.data, this.plan),
+        );
+        this.#addTraining(spec.name, path, batch, row);
+      }
+      const estimate = this.#inferenceEstimate(spec.name, path);
+      const row = await this.#cell(
         `${label} inference`,
-        () => oursInference(backend!, spec, this.data, this.plan, estimate),
-      )
-      : opened;
-    this.inference.push({ model: spec.name, path, batch: INFERENCE_BATCH, ...row });
-    backend?.destroy();
+        () => oursInference(backend, spec, this.data, this.plan, estimate),
+      );
+      this.inference.push({ model: spec.name, path, batch: INFERENCE_BATCH, ...row });
+    } finally {
+      backend.destroy();
+    }
   }
 
   async peer(spec: ModelSpec, peer: Peer): Promise<void> {
@@ -849,14 +885,18 @@ async function main(): Promise<void> {
   if (positionals.length) throw new UserError(`unexpected argument "${positionals[0]}" (see --help)`);
   const plan = planFromFlags(flags);
   const specs = modelsFromFlag(flags.models);
-  const started = performance.now();
+  const started = performance.now(), date = new Date().toISOString();
   const loadAverage = Deno.loadavg();
   const data = await loadStudyData(flags.data, undefined, undefined, 1);
 
   const peers: Peer[] = [];
-  let pytorchLine: string | undefined;
+  let pytorchLine: string | undefined, tfjsLine: string | undefined;
   if (!flags["no-peers"]) {
-    peers.push(...await tfjsPeers());
+    try {
+      peers.push(...await tfjsPeers());
+    } catch (error) {
+      tfjsLine = `not available (${firstLine(error)})`;
+    }
     const pytorch = await pytorchAvailable();
     pytorchLine = pytorch.ok ? pytorch.why : `not available (${pytorch.why})`;
     if (pytorch.ok) {
@@ -864,8 +904,9 @@ async function main(): Promise<void> {
       if (pytorch.device === "cuda") peers.push(pytorchPeer("cuda"));
     }
   }
-  const cellCount = specs.length * (2 * 2 + peers.length) * (TRAINING_BATCHES.length + 1) +
-    TRAINING_BATCHES.length * (2 + peers.filter((peer) => peer.matmulGflops).length);
+  const matmulPeers = peers.filter((peer) => peer.matmulGflops).length;
+  const cellsPerModel = (2 + peers.length) * (TRAINING_BATCHES.length + 1);
+  const cellCount = specs.length * cellsPerModel + TRAINING_BATCHES.length * (1 + matmulPeers);
   const run = new BenchRun(plan, data, peers, cellCount);
   for (const spec of specs) {
     for (const kind of ["webgpu", "cpu"] as const) await run.ours(spec, kind);
@@ -873,16 +914,17 @@ async function main(): Promise<void> {
   }
   await run.denseKernels();
   if (pytorchLine) run.adapters.pytorch = pytorchLine;
-  if (peers.length) {
+  if (peers.some((peer) => peer.path.startsWith("tfjs"))) {
     const { tfjsAdapterName } = await import("./peers/tfjs.ts");
-    run.adapters.tfjsWebgpu = tfjsAdapterName() || "not started";
+    tfjsLine = tfjsAdapterName() || "not started";
   }
+  if (tfjsLine) run.adapters.tfjsWebgpu = tfjsLine;
 
   const allRatios = ratios(run.training, run.inference, run.dense);
   const report: Report = {
     command: ["deno task bench", ...Deno.args].join(" "),
     mode: plan.fixedSteps === undefined ? plan.name : `${plan.name}, --steps ${plan.fixedSteps}`,
-    date: new Date().toISOString(),
+    date,
     machine: {
       cpuCores: navigator.hardwareConcurrency,
       loadAverage,
@@ -903,7 +945,7 @@ async function main(): Promise<void> {
     inference: run.inference,
     dense: run.dense,
     ratios: allRatios,
-    targets: targets(allRatios),
+    targets: targets(allRatios, specs.map((spec) => spec.name), peers.length > 0),
     seconds: (performance.now() - started) / 1000,
   };
   const text = renderReport(report);

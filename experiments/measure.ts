@@ -31,7 +31,10 @@ export interface InferenceTiming {
 }
 
 export interface InferenceOptions {
-  /** Batches timed (spread over the test set), after `warmup` untimed ones. */
+  /**
+   * Batches timed, after `warmup` untimed ones. Every timed batch is the set's first: the batch
+   * counter advances only with the loss kernel, which inference leaves out; timing is unaffected.
+   */
   readonly batches: number;
   readonly warmup: number;
 }

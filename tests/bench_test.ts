@@ -1,0 +1,108 @@
+/**
+ * deno task bench, run as the task runs it (its permissions from deno.json): a small smoke run prints
+ * one JSON object with every figure, and bad flags get one line and a non-zero exit.
+ */
+import assert from "node:assert/strict";
+
+const ROOT = new URL("..", import.meta.url);
+const BENCH_TASK: string[] = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT))).tasks.bench.split(
+  " ",
+);
+
+async function runBench(args: string[]) {
+  const [, ...taskArgs] = BENCH_TASK; // "deno" itself is this Deno
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [...taskArgs, ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { XDG_RUNTIME_DIR: "/tmp" },
+  }).output();
+  return { code, stdout: new TextDecoder().decode(stdout), stderr: new TextDecoder().decode(stderr) };
+}
+
+function assertPositive(value: unknown, what: string): void {
+  assert.ok(typeof value === "number" && Number.isFinite(value) && value > 0, `${what}: ${value}`);
+}
+
+const webgpuAdapter = "gpu" in navigator ? await navigator.gpu.requestAdapter() : null;
+
+Deno.test({
+  name: "bench --quick --steps 2 on mlp-300-100 without peers prints every figure as JSON",
+  ignore: !webgpuAdapter,
+  fn: async () => {
+    const { code, stdout, stderr } = await runBench(
+      ["--quick", "--models", "mlp-300-100", "--no-peers", "--json", "--steps", "2", "--repeats", "2"],
+    );
+    assert.equal(code, 0, stderr);
+    const report = JSON.parse(stdout);
+    assert.deepEqual(report.models, ["mlp-300-100"]);
+    assert.equal(report.settings.fixedSteps, 2);
+    assert.match(report.adapters.webgpu, /^WebGPU adapter: /);
+    for (const path of ["ours-webgpu", "ours-cpu"]) {
+      for (const batch of [4, 64]) {
+        const row = report.training.find((r: { path: string; batch: number }) =>
+          r.path === path && r.batch === batch
+        );
+        assert.ok(row, `a training row for ${path} at batch ${batch}`);
+        assert.equal(row.steps, 2);
+        assert.equal(row.samples.length, 2);
+        assertPositive(row.imagesPerSecond, `${path} batch ${batch} images/s`);
+        assertPositive(row.dispatchesPerStep, `${path} batch ${batch} dispatches/step`);
+      }
+      const inference = report.inference.find((r: { path: string }) => r.path === path);
+      assertPositive(inference.kernelMs, `${path} inference kernel ms`);
+      assert.ok(inference.kernelClock.length > 0);
+    }
+    const gpuInference = report.inference.find((r: { path: string }) => r.path === "ours-webgpu");
+    assertPositive(gpuInference.streamedMs, "webgpu streamed ms");
+    assertPositive(gpuInference.latencyMs, "webgpu latency ms");
+    const gpuTraining = report.training.find((r: { path: string }) => r.path === "ours-webgpu");
+    assertPositive(gpuTraining.submitsPerStep, "webgpu submits/step");
+    assert.equal(report.dense.length, 2);
+    for (const row of report.dense) assertPositive(row.gflops, `dense batch ${row.batch} GFLOP/s`);
+    const ratio = report.ratios.find((r: { ours: string; other: string; measure: string; batch: number }) =>
+      r.measure === "training images/s" && r.batch === 4 && r.ours === "ours-webgpu" && r.other === "ours-cpu"
+    );
+    const webgpu = report.training.find((r: { path: string; batch: number }) =>
+      r.path === "ours-webgpu" && r.batch === 4
+    );
+    const cpu = report.training.find((r: { path: string; batch: number }) =>
+      r.path === "ours-cpu" && r.batch === 4
+    );
+    assert.ok(
+      Math.abs(ratio.times - webgpu.imagesPerSecond / cpu.imagesPerSecond) < 1e-9,
+      "ratio of the medians",
+    );
+    assert.equal(report.targets.length, 4);
+    assert.ok(
+      report.targets.every((t: { pass?: boolean }) => t.pass === undefined),
+      "no target without lenet5",
+    );
+    assert.match(stderr, /Training, images per second/); // the table goes to stderr with --json
+  },
+});
+if (!webgpuAdapter) {
+  console.log("bench_test: no WebGPU adapter (run with --unstable-webgpu); smoke test skipped");
+}
+
+const badRuns: [string[], RegExp][] = [
+  [["--steps", "0"], /--steps 0: must be an integer of at least 1/],
+  [["--repeats", "two"], /--repeats two: must be an integer/],
+  [["--models", "resnet50"], /unknown model "resnet50"/],
+  [["--models", "lenet5,"], /a model name is empty/],
+  [["--frobnicate"], /frobnicate/],
+  [["lenet5"], /unexpected argument "lenet5"/],
+];
+
+for (const [args, expected] of badRuns) {
+  Deno.test(`bench ${args.join(" ")}: one line, non-zero exit`, async () => {
+    const { code, stdout, stderr } = await runBench(args);
+    assert.notEqual(code, 0);
+    assert.equal(stdout, "");
+    const lines = stderr.trim().split("\n");
+    assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
+    assert.match(lines[0], /^error: /);
+    assert.match(lines[0], expected);
+  });
+}
