@@ -53,6 +53,11 @@ export const kernels = {
     entry: "dense_forward_vec4",
     grid: (c) => [Math.ceil(c.OUT / WIDE), Math.ceil(c.B / TILE), 1],
   },
+  dense_forward_vec4_batch16: {
+    shader: "dense_vec4.wgsl",
+    entry: "dense_forward_vec4_batch16",
+    grid: (c) => [Math.ceil(c.OUT / WIDE), Math.ceil(c.B / WIDE), 1],
+  },
   dense_backward_input_vec4: {
     shader: "dense_vec4.wgsl",
     entry: "dense_backward_input_vec4",

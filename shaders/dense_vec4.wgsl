@@ -70,6 +70,51 @@ fn store_output(o: u32, n0: u32, sums: vec4f) {
   if (n0 + 3u < B) { y[at + 3u * OUT_TOTAL] = activation(ACT, sums.w + b[o]); }
 }
 
+// The same for batches of 16 or more: 16 rows x 16 samples per invocation, so each weight loaded
+// feeds 16 samples too (dense_forward_vec4 reuses it 4 times).
+@compute @workgroup_size(16)
+fn dense_forward_vec4_batch16(@builtin(global_invocation_id) gid: vec3u) {
+  let o0 = gid.x * 16u;
+  let n0 = gid.y * 16u;
+  if (o0 >= OUT || n0 >= B) { return; }
+  let K4 = IN / 4u;
+  let r0 = clamped4(o0, OUT - 1u) * K4;
+  let r1 = clamped4(o0 + 4u, OUT - 1u) * K4;
+  let r2 = clamped4(o0 + 8u, OUT - 1u) * K4;
+  let r3 = clamped4(o0 + 12u, OUT - 1u) * K4;
+  let s0 = clamped4(n0, B - 1u) * K4;
+  let s1 = clamped4(n0 + 4u, B - 1u) * K4;
+  let s2 = clamped4(n0 + 8u, B - 1u) * K4;
+  let s3 = clamped4(n0 + 12u, B - 1u) * K4;
+  // acc_sr: samples 4s .. 4s+3 of rows 4r .. 4r+3.
+  var acc00 = mat4x4f(); var acc01 = mat4x4f(); var acc02 = mat4x4f(); var acc03 = mat4x4f();
+  var acc10 = mat4x4f(); var acc11 = mat4x4f(); var acc12 = mat4x4f(); var acc13 = mat4x4f();
+  var acc20 = mat4x4f(); var acc21 = mat4x4f(); var acc22 = mat4x4f(); var acc23 = mat4x4f();
+  var acc30 = mat4x4f(); var acc31 = mat4x4f(); var acc32 = mat4x4f(); var acc33 = mat4x4f();
+  for (var k = 0u; k < K4; k++) {
+    let w0 = mat4x4f(w[r0.x + k], w[r0.y + k], w[r0.z + k], w[r0.w + k]);
+    let w1 = mat4x4f(w[r1.x + k], w[r1.y + k], w[r1.z + k], w[r1.w + k]);
+    let w2 = mat4x4f(w[r2.x + k], w[r2.y + k], w[r2.z + k], w[r2.w + k]);
+    let w3 = mat4x4f(w[r3.x + k], w[r3.y + k], w[r3.z + k], w[r3.w + k]);
+    let x0 = transpose(mat4x4f(x[s0.x + k], x[s0.y + k], x[s0.z + k], x[s0.w + k]));
+    let x1 = transpose(mat4x4f(x[s1.x + k], x[s1.y + k], x[s1.z + k], x[s1.w + k]));
+    let x2 = transpose(mat4x4f(x[s2.x + k], x[s2.y + k], x[s2.z + k], x[s2.w + k]));
+    let x3 = transpose(mat4x4f(x[s3.x + k], x[s3.y + k], x[s3.z + k], x[s3.w + k]));
+    acc00 += x0 * w0; acc01 += x0 * w1; acc02 += x0 * w2; acc03 += x0 * w3;
+    acc10 += x1 * w0; acc11 += x1 * w1; acc12 += x1 * w2; acc13 += x1 * w3;
+    acc20 += x2 * w0; acc21 += x2 * w1; acc22 += x2 * w2; acc23 += x2 * w3;
+    acc30 += x3 * w0; acc31 += x3 * w1; acc32 += x3 * w2; acc33 += x3 * w3;
+  }
+  store_outputs(o0, n0, acc00); store_outputs(o0 + 4u, n0, acc01);
+  store_outputs(o0 + 8u, n0, acc02); store_outputs(o0 + 12u, n0, acc03);
+  store_outputs(o0, n0 + 4u, acc10); store_outputs(o0 + 4u, n0 + 4u, acc11);
+  store_outputs(o0 + 8u, n0 + 4u, acc12); store_outputs(o0 + 12u, n0 + 4u, acc13);
+  store_outputs(o0, n0 + 8u, acc20); store_outputs(o0 + 4u, n0 + 8u, acc21);
+  store_outputs(o0 + 8u, n0 + 8u, acc22); store_outputs(o0 + 12u, n0 + 8u, acc23);
+  store_outputs(o0, n0 + 12u, acc30); store_outputs(o0 + 4u, n0 + 12u, acc31);
+  store_outputs(o0 + 8u, n0 + 12u, acc32); store_outputs(o0 + 12u, n0 + 12u, acc33);
+}
+
 @group(0) @binding(4) var<storage, read> g: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 

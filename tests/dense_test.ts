@@ -57,6 +57,11 @@ const FAMILIES = {
     input: kernels.dense_backward_input_vec4,
     weight: kernels.dense_backward_weight_vec4,
   },
+  vec4_batch16: {
+    forward: kernels.dense_forward_vec4_batch16,
+    input: kernels.dense_backward_input_vec4,
+    weight: kernels.dense_backward_weight_vec4,
+  },
 } as const;
 type Family = keyof typeof FAMILIES;
 
@@ -194,6 +199,15 @@ Deno.test("dense_vec4 kernels: GPU matches the twins, and the twins match the sc
         for (const key of Object.keys(twin) as (keyof typeof twin)[]) assertClose(onGpu[key], twin[key], key);
       });
     }
+  }
+  for (const [B, IN, OUT] of [[16, 36, 10], [21, 68, 23], [64, 784, 70], [33, 16, 17]]) {
+    await t.step(`batch16: B ${B}, IN ${IN}, OUT ${OUT}`, async () => {
+      const c = { B, IN, OUT, ACT: ACT.relu };
+      const d = randomInputs(random, c);
+      const twinY = await forward(cpu, d, c, undefined, "vec4_batch16");
+      assertClose(twinY, await forward(cpu, d, c), "y: batch16 twin vs scalar twin");
+      if (gpu) assertClose(await forward(gpu, d, c, undefined, "vec4_batch16"), twinY, "y");
+    });
   }
   // A row slice that accumulates into dx, as a layer too large for one binding runs.
   const c = { B: 5, IN: 36, OUT: 23, OUT_TOTAL: 70, O0: 41, ACT: ACT.tanh, ACCUMULATE: 1 };

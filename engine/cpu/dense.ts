@@ -110,5 +110,6 @@ export const dense_forward = (t: TwinBindings, c: Constants) => forwardTiles(t, 
 export const dense_backward_input = (t: TwinBindings, c: Constants) => backwardInputTiles(t, c, 4, 4);
 export const dense_backward_weight = (t: TwinBindings, c: Constants) => backwardWeightTiles(t, c, 4, 4);
 export const dense_forward_vec4 = (t: TwinBindings, c: Constants) => forwardTiles(t, c, 16, 4);
+export const dense_forward_vec4_batch16 = (t: TwinBindings, c: Constants) => forwardTiles(t, c, 16, 16);
 export const dense_backward_input_vec4 = (t: TwinBindings, c: Constants) => backwardInputTiles(t, c, 16, 4);
 export const dense_backward_weight_vec4 = (t: TwinBindings, c: Constants) => backwardWeightTiles(t, c, 4, 16);

@@ -63,7 +63,11 @@ export class Dense implements Layer {
     }
     // Layers whose input width is a multiple of 4 read it four floats at a time (dense_vec4.wgsl).
     const wide = IN % 4 === 0;
-    const forwardKernel = wide ? kernels.dense_forward_vec4 : kernels.dense_forward;
+    const forwardKernel = !wide
+      ? kernels.dense_forward
+      : B >= 16
+      ? kernels.dense_forward_vec4_batch16
+      : kernels.dense_forward_vec4;
     const inputKernel = wide ? kernels.dense_backward_input_vec4 : kernels.dense_backward_input;
     const weightKernel = wide ? kernels.dense_backward_weight_vec4 : kernels.dense_backward_weight;
     const rows = this.rowsPerSlice(backend.maxBindingBytes);
