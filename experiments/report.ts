@@ -532,7 +532,9 @@ export function markdownTable(rows: readonly ResultRow[]): string {
         `${cell(webgpu?.test_accuracy, 4)} | ${time(cpu)} | ${time(webgpu)} | ${
           mib(cpu?.peak_infer_bytes)
         } | ` +
-        `${mib(webgpu?.peak_infer_bytes)} | ${mib(any.peak_train_bytes)} | ${statuses} |`,
+        `${mib(webgpu?.peak_infer_bytes)} | ${
+          mib(webgpu?.peak_train_bytes ?? cpu?.peak_train_bytes)
+        } | ${statuses} |`,
     );
   }
   return lines.join("\n") + "\n";
