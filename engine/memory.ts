@@ -32,9 +32,4 @@ export class MemoryLedger {
   peak(device: MemoryDevice): number {
     return this.#counts[device].peak;
   }
-
-  /** Starts a new peak from what is live now, e.g. before measuring inference alone. */
-  resetPeak(device: MemoryDevice): void {
-    this.#counts[device].peak = this.#counts[device].live;
-  }
 }

@@ -61,8 +61,22 @@ export class DeviceDataSet {
     return Math.ceil(this.count / batch);
   }
 
-  /** The dispatch that gathers a model's batch from this set, normalised and padded for it. */
+  readonly #gathers = new WeakMap<CompiledModel, Dispatch>();
+
+  /**
+   * The dispatch that gathers a model's batch from this set, normalised and padded for it; made
+   * once per model, so an epoch replays it without creating a bind group.
+   */
   gatherFor(model: CompiledModel): Dispatch {
+    let gather = this.#gathers.get(model);
+    if (!gather) {
+      gather = this.#gather(model);
+      this.#gathers.set(model, gather);
+    }
+    return gather;
+  }
+
+  #gather(model: CompiledModel): Dispatch {
     const { batch, spec } = model;
     return this.backend.dispatch(kernels.gather_batch, {
       images: this.images,
