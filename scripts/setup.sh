@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DENO_VERSION=2.9.6
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
+# The probe below looks for the adapter the engine will use: Vulkan, unless the user chose otherwise
+# (engine/webgpu/device.ts).
+export DENO_WEBGPU_BACKEND=${DENO_WEBGPU_BACKEND-vulkan}
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -3,6 +3,7 @@
  * one JSON object with every figure, and bad flags get one line and a non-zero exit.
  */
 import assert from "node:assert/strict";
+import { adapterOffered } from "./helpers.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const BENCH_TASK: string[] = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT))).tasks.bench.split(
@@ -25,7 +26,7 @@ function assertPositive(value: unknown, what: string): void {
   assert.ok(typeof value === "number" && Number.isFinite(value) && value > 0, `${what}: ${value}`);
 }
 
-const webgpuAdapter = "gpu" in navigator ? await navigator.gpu.requestAdapter() : null;
+const webgpuAdapter = await adapterOffered();
 
 Deno.test({
   name: "bench --quick --steps 2 on mlp-300-100 without peers prints every figure as JSON",

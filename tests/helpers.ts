@@ -8,6 +8,7 @@ import { CpuBackend } from "../engine/cpu/backend.ts";
 import type { Kernel } from "../engine/kernels.ts";
 import { Random } from "../engine/random.ts";
 import { WebGpuBackend } from "../engine/webgpu/backend.ts";
+import { prepareWebGpuEnvironment } from "../engine/webgpu/device.ts";
 
 /**
  * Agreement required between the GPU and its twin, and between a twin and PyTorch: float32 sums in
@@ -40,14 +41,29 @@ export function assertClose(
 }
 
 let gpu: Promise<WebGpuBackend | undefined> | undefined;
+let gpuCreated: WebGpuBackend | undefined;
 
-/** One WebGPU backend shared by all tests of a run, or undefined (tests then skip, saying why). */
+/** One WebGPU backend shared by all tests of a module, or undefined (tests then skip, saying why). */
 export function gpuBackend(): Promise<WebGpuBackend | undefined> {
-  gpu ??= WebGpuBackend.create().catch((error) => {
-    console.warn(`WebGPU tests skipped: ${error.message}`);
-    return undefined;
-  });
+  gpu ??= WebGpuBackend.create().then(
+    (backend) => gpuCreated = backend,
+    (error) => {
+      console.warn(`WebGPU tests skipped: ${error.message}`);
+      return undefined;
+    },
+  );
   return gpu;
+}
+
+// Each test module runs in its own worker with its own device: destroy it when the module unloads, as the
+// commands do when they end, rather than leave it to the runtime's teardown.
+globalThis.addEventListener("unload", () => gpuCreated?.destroy());
+
+/** Whether Deno offers a WebGPU adapter here, asked for the way the engine asks (device.ts). */
+export async function adapterOffered(): Promise<boolean> {
+  if (!("gpu" in navigator)) return false;
+  prepareWebGpuEnvironment();
+  return (await navigator.gpu.requestAdapter()) !== null;
 }
 
 export function cpuBackend(): CpuBackend {

@@ -7,8 +7,9 @@ import {
   tfjsTrain,
 } from "../experiments/peers/tfjs.ts";
 import { pytorchAvailable, pytorchBench } from "../experiments/peers/pytorch.ts";
+import { adapterOffered } from "./helpers.ts";
 
-const webgpuAdapter = "gpu" in navigator ? await navigator.gpu.requestAdapter() : null;
+const webgpuAdapter = await adapterOffered();
 
 function assertPositiveFinite(value: number, what: string): void {
   assert.ok(Number.isFinite(value) && value > 0, `${what} should be a positive number, got ${value}`);

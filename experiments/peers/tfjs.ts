@@ -1,4 +1,3 @@
-// The pinned TF.js versions are named here, not in deno.json's import map, to keep the peer self-contained.
 /**
  * TensorFlow.js 4.22 as a peer: the same workloads as our engine (LeNet-5, MLPs, a matMul), written
  * with tfjs-core ops (no tfjs-layers), timed the way we time ours, on TF.js's webgpu or cpu backend.
@@ -9,6 +8,7 @@ import "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-webgpu";
 import { UserError } from "../../engine/errors.ts";
+import { prepareWebGpuEnvironment } from "../../engine/webgpu/device.ts";
 
 // Production mode only silences TF.js's console advice (e.g. to install tfjs-node) in the bench output.
 tf.enableProdMode();
@@ -38,6 +38,7 @@ let webgpuAdapterName = "";
 
 async function useBackend(backend: PeerBackend): Promise<void> {
   if (tf.getBackend() === backend) return;
+  if (backend === "webgpu") prepareWebGpuEnvironment();
   // TF.js asks for a high-performance adapter; Deno still hands out llvmpipe (a fallback adapter) when
   // it is the only one, so nothing has to be forced.
   if (!(await tf.setBackend(backend))) {
