@@ -3,18 +3,12 @@
  * one JSON object with every figure, and bad flags get one line and a non-zero exit.
  */
 import assert from "node:assert/strict";
-import { adapterOffered } from "./helpers.ts";
-
-const ROOT = new URL("..", import.meta.url);
-const BENCH_TASK: string[] = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT))).tasks.bench.split(
-  " ",
-);
+import { adapterOffered, REPO_ROOT, taskArgs } from "./helpers.ts";
 
 async function runBench(args: string[]) {
-  const [, ...taskArgs] = BENCH_TASK; // "deno" itself is this Deno
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [...taskArgs, ...args],
-    cwd: ROOT,
+    args: [...taskArgs("bench"), ...args],
+    cwd: REPO_ROOT,
     stdout: "piped",
     stderr: "piped",
     env: { XDG_RUNTIME_DIR: "/tmp" },

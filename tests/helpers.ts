@@ -166,4 +166,12 @@ export async function runCli(script: string, args: string[], env: Record<string,
   return { code, stdout: new TextDecoder().decode(stdout), stderr: new TextDecoder().decode(stderr) };
 }
 
+export const REPO_ROOT = new URL("..", import.meta.url);
+
+/** A deno.json task's arguments after "deno": run from REPO_ROOT, it runs with the task's own permissions. */
+export function taskArgs(task: string): string[] {
+  const line: string = JSON.parse(Deno.readTextFileSync(new URL("deno.json", REPO_ROOT))).tasks[task];
+  return line.split(" ").slice(1);
+}
+
 export { Random };

@@ -4,10 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { readResults, RESULT_COLUMNS, resultKey, type ResultRow } from "../experiments/results.ts";
-import { gpuBackend } from "./helpers.ts";
+import { gpuBackend, REPO_ROOT, taskArgs } from "./helpers.ts";
 
-const SWEEP = new URL("../experiments/sweep.ts", import.meta.url).pathname;
-const DENO_ARGS = ["run", "--allow-all", "--unstable-webgpu", SWEEP];
+// Run as `deno task sweep` runs it, with the task's permissions.
+const DENO_ARGS = taskArgs("sweep");
 const ENV = { XDG_RUNTIME_DIR: "/tmp" };
 
 /** Two small models, a few images, a few timed batches: seconds, not minutes. */
@@ -17,6 +17,7 @@ const KEYS = ["mlp-16|cpu", "mlp-16|webgpu", "mlp-8-8|cpu", "mlp-8-8|webgpu"];
 
 async function sweep(dir: string, extra: string[] = []) {
   const output = await new Deno.Command(Deno.execPath(), {
+    cwd: REPO_ROOT,
     args: [...DENO_ARGS, ...TINY, "--out", `${dir}/sweep.csv`, "--figures", `${dir}/figures`, ...extra],
     stdout: "piped",
     stderr: "piped",
@@ -88,6 +89,7 @@ Deno.test("a sweep killed with SIGKILL after its first row, then rerun, ends wit
     const dir = await Deno.makeTempDir();
     const out = `${dir}/sweep.csv`;
     const child = new Deno.Command(Deno.execPath(), {
+      cwd: REPO_ROOT,
       args: [...DENO_ARGS, ...TINY, "--out", out, "--figures", `${dir}/figures`],
       stdout: "null",
       stderr: "null",
