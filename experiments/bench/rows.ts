@@ -1,0 +1,123 @@
+/** What the bench measures and records: its fixed settings, the plan of a run, the rows of its tables. */
+import { learningRateForEpoch } from "../protocol.ts";
+
+export const TRAINING_BATCHES = [4, 64];
+export const INFERENCE_BATCH = 4;
+/** The lab's learning rate in its first epochs. */
+export const LEARNING_RATE = learningRateForEpoch(1);
+export const SEED = 0;
+/** The dense benchmark: one dispatch of [B x 4096] x [4096 x 4096]^T. */
+export const DENSE_SIZE = 4096;
+
+/** How long to measure: a pass's step count is calibrated so that it takes about `passSeconds`. */
+export interface Plan {
+  readonly name: "quick" | "full";
+  /** Timed repeats per figure; the figure is their median. */
+  readonly repeats: number;
+  readonly passSeconds: number;
+  readonly maxSteps: number;
+  /** Wall time after which a peer's cell stops adding repeats (each peer call pays its own warm-up). */
+  readonly peerCellSeconds: number;
+  /** A peer cpu-path cell whose single call is projected to take longer than this is skipped. */
+  readonly skipPeerCallSeconds: number;
+  /** Fixed steps per pass and batches per inference repeat (--steps), instead of calibrating. */
+  readonly fixedSteps?: number;
+}
+
+export type PathId = "ours-webgpu" | "ours-cpu" | "tfjs-webgpu" | "tfjs-cpu" | "pytorch-cpu" | "pytorch-cuda";
+export const PATH_LABELS: Record<PathId, string> = {
+  "ours-webgpu": "ours webgpu",
+  "ours-cpu": "ours cpu",
+  "tfjs-webgpu": "TF.js webgpu",
+  "tfjs-cpu": "TF.js cpu",
+  "pytorch-cpu": "PyTorch cpu",
+  "pytorch-cuda": "PyTorch cuda",
+};
+
+/** A cell that was not measured says why; every cell says how long it took, warm-up included. */
+export interface Outcome {
+  skipped?: string;
+  error?: string;
+  cellSeconds?: number;
+}
+
+export interface TrainingRow extends Outcome {
+  model: string;
+  path: PathId;
+  batch: number;
+  imagesPerSecond?: number;
+  /** Images per second of each repeat. */
+  samples?: number[];
+  /** Timed steps per repeat. */
+  steps?: number;
+  secondsPerStep?: number;
+  submitsPerStep?: number;
+  dispatchesPerStep?: number;
+}
+
+export interface InferenceRow extends Outcome {
+  model: string;
+  path: PathId;
+  batch: number;
+  /** ms per batch: GPU kernel time (timestamps), the CPU twins' wall time, or a peer's profiler. */
+  kernelMs?: number;
+  kernelClock?: string;
+  /** ms per batch, many batches back to back and one readback. */
+  streamedMs?: number;
+  /** ms for one batch including the readback of its logits. */
+  latencyMs?: number;
+  batches?: number;
+  repeats?: number;
+}
+
+export interface DenseRow extends Outcome {
+  path: PathId;
+  /** Our kernel's entry point, or the peer's op. */
+  kernel?: string;
+  batch: number;
+  size: number;
+  gflops?: number;
+  samples?: number[];
+  clock?: string;
+}
+
+export interface Ratio {
+  measure: string;
+  model?: string;
+  batch: number;
+  ours: PathId;
+  other: PathId;
+  /** How many times faster `ours` is than `other` (> 1: ours is faster). */
+  times: number;
+}
+
+export interface Target {
+  target: string;
+  threshold: number;
+  times?: number;
+  pass?: boolean;
+  why?: string;
+}
+
+// ---------- statistics ----------
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+export function clamp(value: number, low: number, high: number): number {
+  return Math.min(high, Math.max(low, value));
+}
+
+/** Steps for one timed pass of about plan.passSeconds, at least one. */
+export function stepsForPass(secondsPerStep: number, plan: Plan): number {
+  return clamp(Math.round(plan.passSeconds / secondsPerStep), 1, plan.maxSteps);
+}
+
+export async function timed<T>(work: () => Promise<T>): Promise<{ result: T; seconds: number }> {
+  const start = performance.now();
+  const result = await work();
+  return { result, seconds: (performance.now() - start) / 1000 };
+}
