@@ -44,7 +44,8 @@ export interface AdapterDescription {
 }
 
 export interface KernelTimes {
-  readonly msPerRepeat: number[];
+  /** Milliseconds of each program timed, in order. */
+  readonly msPerProgram: number[];
   readonly clock: string;
 }
 
@@ -70,13 +71,18 @@ export interface Backend {
   /** Resolves when all submitted work has finished. */
   finish(): Promise<void>;
   /**
-   * Times `repeats` back-to-back runs of `program`, each on its own: GPU timestamps around each run
-   * where the adapter has them, else wall clock. Milliseconds per run, and the clock's name.
+   * Runs the programs back to back and times each on its own: GPU timestamps around each where the
+   * adapter has them, else wall clock. See `repeated` for one program timed many times.
    */
-  timeKernels(program: readonly Dispatch[], repeats: number): Promise<KernelTimes>;
+  timeKernels(programs: readonly (readonly Dispatch[])[]): Promise<KernelTimes>;
   /** How many submits `run` has made so far (the CPU makes none). */
   readonly submits: number;
   destroy(): void;
+}
+
+/** `program` `count` times, for `timeKernels`. */
+export function repeated(program: readonly Dispatch[], count: number): (readonly Dispatch[])[] {
+  return Array.from({ length: count }, () => program);
 }
 
 export function sliceOf(binding: Binding): TensorSlice {

@@ -2,7 +2,6 @@
  * Measuring a model the way the lab did, and more carefully: inference time per batch on each
  * path (each figure named by its clock), and memory from the engine's own ledger.
  */
-import type { Dispatch } from "../engine/backend.ts";
 import type { DeviceDataSet } from "../models/dataset.ts";
 import type { CompiledModel } from "../models/model.ts";
 
@@ -31,17 +30,34 @@ export interface InferenceTiming {
 }
 
 export interface InferenceOptions {
-  /**
-   * Batches timed, after `warmup` untimed ones. Every timed batch is the set's first: the batch
-   * counter advances only with the loss kernel, which inference leaves out; timing is unaffected.
-   */
+  /** Batches timed, after `warmup` untimed ones; they go through the test set (see inferencePrograms). */
   readonly batches: number;
   readonly warmup: number;
 }
 
-/** One inference of a batch: gather it (normalise, pad) from the resident test set, run the forward pass. */
-export function inferenceStep(model: CompiledModel, data: DeviceDataSet): Dispatch[] {
-  return [data.gatherFor(model), ...model.forward];
+/** Distinct test batches the timing goes through, spread evenly over the set, then again. */
+export const TIMED_BATCH_POSITIONS = 64;
+/** One batch number per 256 bytes: the strictest offset alignment a storage binding may need. */
+const BATCH_NUMBER_STRIDE = 64;
+
+/**
+ * `count` inference programs over the test set: program i gathers (normalises, pads) one batch and runs
+ * the forward pass. The batches are up to TIMED_BATCH_POSITIONS spread evenly over the set, in turn;
+ * each gather reads its batch number from its own slice of a small tensor, released by `release`.
+ */
+export function inferencePrograms(model: CompiledModel, data: DeviceDataSet, count: number) {
+  const { backend } = model;
+  const steps = data.steps(model.batch);
+  const positions = Math.max(1, Math.min(TIMED_BATCH_POSITIONS, steps, count));
+  const numbers = new Uint32Array(positions * BATCH_NUMBER_STRIDE);
+  for (let k = 0; k < positions; k++) numbers[k * BATCH_NUMBER_STRIDE] = Math.floor((k * steps) / positions);
+  const tensor = backend.tensor("timing.batch_numbers", "u32", [numbers.length], numbers);
+  const gathers = Array.from(
+    { length: positions },
+    (_, k) => data.gatherAt(model, { tensor, offset: k * BATCH_NUMBER_STRIDE, length: 1 }),
+  );
+  const programs = Array.from({ length: count }, (_, i) => [gathers[i % positions], ...model.forward]);
+  return { programs, release: () => backend.release(tensor) };
 }
 
 export async function measureInference(
@@ -49,30 +65,34 @@ export async function measureInference(
   data: DeviceDataSet,
   options: InferenceOptions,
 ): Promise<InferenceTiming> {
-  const step = inferenceStep(model, data);
   const { backend } = model;
-  backend.run(step, options.warmup);
-  await backend.finish();
-  const kernel = await backend.timeKernels(step, options.batches);
-  if (backend.kind === "cpu") return { perBatch: distribution(kernel.msPerRepeat), clock: kernel.clock };
-  const streamStart = performance.now();
-  backend.run(step, options.batches);
-  await backend.read(model.logits.value);
-  const streamedMs = (performance.now() - streamStart) / options.batches;
-  const latencies: number[] = [];
-  const latencyRuns = Math.min(options.batches, 30);
-  for (let i = 0; i < latencyRuns; i++) {
-    const start = performance.now();
-    backend.run(step);
+  const { programs, release } = inferencePrograms(model, data, Math.max(options.batches, options.warmup));
+  try {
+    backend.run(programs.slice(0, options.warmup).flat());
+    await backend.finish();
+    const timed = programs.slice(0, options.batches);
+    const kernel = await backend.timeKernels(timed);
+    if (backend.kind === "cpu") return { perBatch: distribution(kernel.msPerProgram), clock: kernel.clock };
+    const streamStart = performance.now();
+    backend.run(timed.flat()); // one submit, one readback
     await backend.read(model.logits.value);
-    latencies.push(performance.now() - start);
+    const streamedMs = (performance.now() - streamStart) / timed.length;
+    const latencies: number[] = [];
+    for (const program of timed.slice(0, 30)) {
+      const start = performance.now();
+      backend.run(program);
+      await backend.read(model.logits.value);
+      latencies.push(performance.now() - start);
+    }
+    return {
+      perBatch: distribution(kernel.msPerProgram),
+      clock: kernel.clock,
+      streamedMs,
+      latency: distribution(latencies),
+    };
+  } finally {
+    release();
   }
-  return {
-    perBatch: distribution(kernel.msPerRepeat),
-    clock: kernel.clock,
-    streamedMs,
-    latency: distribution(latencies),
-  };
 }
 
 export interface MemoryFigures {

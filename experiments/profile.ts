@@ -3,6 +3,7 @@
  * of one training step goes, kernel by kernel (GPU timestamps around each kernel run on its own),
  * and what recording them back to back in one pass costs beyond their sum (dispatch overhead).
  */
+import { repeated } from "../engine/backend.ts";
 import { CompiledModel } from "../models/model.ts";
 import { modelByName } from "../models/zoo.ts";
 import { integerFlag, parseFlags, runMain } from "./cli.ts";
@@ -32,19 +33,19 @@ async function main(): Promise<void> {
   console.log(adapterLine(backend));
   const model = new CompiledModel(backend, spec, batch, 0);
   const step = [...model.forward, model.loss, ...model.backward];
-  await backend.timeKernels(step, 3); // compile and warm up
+  await backend.timeKernels(repeated(step, 3)); // compile and warm up
   let clock = "";
   let sum = 0;
   const rows: string[] = [];
   for (const dispatch of step) {
-    const times = await backend.timeKernels([dispatch], repeats);
+    const times = await backend.timeKernels(repeated([dispatch], repeats));
     clock = times.clock;
-    const median = distribution(times.msPerRepeat).median;
+    const median = distribution(times.msPerProgram).median;
     sum += median;
     const shape = Object.entries(dispatch.constants).map(([k, v]) => `${k}=${v}`).join(" ");
     rows.push(`${dispatch.kernel.entry.padEnd(32)} ${(median * 1000).toFixed(1).padStart(9)} us  ${shape}`);
   }
-  const whole = distribution((await backend.timeKernels(step, repeats)).msPerRepeat).median;
+  const whole = distribution((await backend.timeKernels(repeated(step, repeats))).msPerProgram).median;
   console.log(
     `${spec.name}, batch ${batch}: one training step (forward, loss, backward with SGD), ${step.length} dispatches`,
   );

@@ -101,8 +101,9 @@ export interface PathMeasurement {
   readonly timing: InferenceTiming;
   readonly memory: MemoryFigures;
   /**
-   * The ledger's peak while the model was built, loaded, tested and timed, less the resident test
-   * images, which are the same for every model and would hide the differences between small ones.
+   * The ledger's peak while the model was built, loaded and run over the test set, less the resident
+   * test images, which are the same for every model and would hide the differences between small ones.
+   * Taken before the timing, whose batch numbers are the instrument's, not the model's.
    */
   readonly peakInferBytes: number;
 }
@@ -137,6 +138,7 @@ export async function measureOnPath(
       test,
       (done, all) => progress.update(`${label}test accuracy`, done, all),
     );
+    const peakInferBytes = backend.ledger.peak(device) - dataBytes;
     const batches = timedBatches(options, (tested.seconds * 1000) / tested.steps);
     progress.update(`${label}timing ${batches} batches`, 0, 1);
     const timing = await measureInference(model, test, { warmup: options.warmup, batches });
@@ -148,7 +150,7 @@ export async function measureOnPath(
       testImages: tested.samples,
       timing,
       memory: memoryFigures(model),
-      peakInferBytes: backend.ledger.peak(device) - dataBytes,
+      peakInferBytes,
     };
   } finally {
     progress.clear();

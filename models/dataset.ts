@@ -2,7 +2,7 @@
  * A data set resident on the backend, as bytes (60,000 MNIST images are 47 MB as u8, 188 MB as
  * float32: over one binding's 128 MiB on the software adapter). The gather kernel builds each batch.
  */
-import type { Backend, Dispatch, Tensor } from "../engine/backend.ts";
+import type { Backend, Binding, Dispatch, Tensor } from "../engine/backend.ts";
 import { kernels } from "../engine/kernels.ts";
 import type { CompiledModel } from "./model.ts";
 
@@ -76,13 +76,22 @@ export class DeviceDataSet {
     return gather;
   }
 
-  #gather(model: CompiledModel): Dispatch {
+  /**
+   * A gather that reads its batch number from `step` (a slice whose first element is it) instead of
+   * the model's step counter, which only the loss kernel advances: inference timing gathers batch
+   * after batch this way without a dispatch of its own to count them.
+   */
+  gatherAt(model: CompiledModel, step: Binding): Dispatch {
+    return this.#gather(model, step);
+  }
+
+  #gather(model: CompiledModel, step: Binding = model.stats): Dispatch {
     const { batch, spec } = model;
     return this.backend.dispatch(kernels.gather_batch, {
       images: this.images,
       labels_all: this.labels,
       order: this.order,
-      stats: model.stats,
+      stats: step,
       x: model.input.value,
       labels: model.labels,
     }, {

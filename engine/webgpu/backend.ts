@@ -170,28 +170,27 @@ export class WebGpuBackend implements Backend {
     this.#throwIfFailed();
   }
 
-  async timeKernels(program: readonly Dispatch[], repeats: number): Promise<KernelTimes> {
+  async timeKernels(programs: readonly (readonly Dispatch[])[]): Promise<KernelTimes> {
+    const msPerProgram: number[] = [];
     if (!this.hasTimestamps) {
-      const msPerRepeat: number[] = [];
-      for (let r = 0; r < repeats; r++) {
+      for (const program of programs) {
         await this.finish();
         const start = performance.now();
         this.run(program);
         await this.finish();
-        msPerRepeat.push(performance.now() - start);
+        msPerProgram.push(performance.now() - start);
       }
-      return { msPerRepeat, clock: "wall clock with a wait per run (no timestamp-query)" };
+      return { msPerProgram, clock: "wall clock with a wait per run (no timestamp-query)" };
     }
-    const msPerRepeat: number[] = [];
-    for (let done = 0; done < repeats; done += MAX_TIMED_PASSES) {
-      msPerRepeat.push(...await this.#timePasses(program, Math.min(MAX_TIMED_PASSES, repeats - done)));
+    for (let done = 0; done < programs.length; done += MAX_TIMED_PASSES) {
+      msPerProgram.push(...await this.#timePasses(programs.slice(done, done + MAX_TIMED_PASSES)));
     }
-    return { msPerRepeat, clock: "GPU timestamps (timestamp-query) around each run's compute pass" };
+    return { msPerProgram, clock: "GPU timestamps (timestamp-query) around each run's compute pass" };
   }
 
-  /** One compute pass per run, all in one submit, each between two timestamps. */
-  async #timePasses(program: readonly Dispatch[], passes: number): Promise<number[]> {
-    const count = 2 * passes, bytes = 8 * count;
+  /** One compute pass per program, all in one submit, each between two timestamps. */
+  async #timePasses(programs: readonly (readonly Dispatch[])[]): Promise<number[]> {
+    const passes = programs.length, count = 2 * passes, bytes = 8 * count;
     const querySet = this.device.createQuerySet({ type: "timestamp", count });
     const resolved = this.device.createBuffer({
       size: bytes,
@@ -206,7 +205,7 @@ export class WebGpuBackend implements Backend {
       const pass = encoder.beginComputePass({
         timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * p, endOfPassWriteIndex: 2 * p + 1 },
       });
-      this.#encode(pass, program, 1);
+      this.#encode(pass, programs[p], 1);
     }
     encoder.resolveQuerySet(querySet, 0, count, resolved, 0);
     encoder.copyBufferToBuffer(resolved, 0, staging, 0, bytes);

@@ -1,5 +1,5 @@
 /** The bench's measurements of our own engine, on either backend. */
-import type { Backend } from "../../engine/backend.ts";
+import { type Backend, repeated } from "../../engine/backend.ts";
 import { Random } from "../../engine/random.ts";
 import { type ByteImageSet, DeviceDataSet } from "../../models/dataset.ts";
 import { Dense } from "../../models/layers/dense.ts";
@@ -155,8 +155,8 @@ export async function oursDense(backend: Backend, batch: number, plan: Plan): Pr
   const { forward } = new CompiledModel(backend, spec, batch, SEED, { training: false });
   backend.run(forward); // builds the pipeline
   await backend.finish();
-  const times = await backend.timeKernels(forward, plan.repeats);
-  const samples = times.msPerRepeat.map((ms) => (2 * batch * n * n) / (ms / 1000) / 1e9);
+  const times = await backend.timeKernels(repeated(forward, plan.repeats));
+  const samples = times.msPerProgram.map((ms) => (2 * batch * n * n) / (ms / 1000) / 1e9);
   return {
     kernel: forward.map((dispatch) => dispatch.kernel.entry).join(" + "),
     gflops: median(samples),
