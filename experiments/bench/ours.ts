@@ -5,7 +5,7 @@ import { type ByteImageSet, DeviceDataSet } from "../../models/dataset.ts";
 import { Dense } from "../../models/layers/dense.ts";
 import { CompiledModel, type ModelSpec } from "../../models/model.ts";
 import { trainEpoch } from "../../models/training.ts";
-import { measureInference } from "../measure.ts";
+import { measureInference, TIMED_BATCH_POSITIONS } from "../measure.ts";
 import { dispatchesPerStep, type StudyData } from "../session.ts";
 import {
   DENSE_SIZE,
@@ -120,7 +120,8 @@ export async function oursInference(
   secondsPerBatch: number,
 ): Promise<Partial<InferenceRow>> {
   const model = new CompiledModel(backend, spec, INFERENCE_BATCH, SEED, { training: false });
-  const set = prefixDataSet(backend, data, "test", INFERENCE_BATCH);
+  // As many test batches as the timing goes through (measure.ts).
+  const set = prefixDataSet(backend, data, "test", INFERENCE_BATCH * TIMED_BATCH_POSITIONS);
   const batches = plan.fixedSteps ?? stepsForPass(secondsPerBatch, plan);
   const timings = [];
   for (let r = 0; r < plan.repeats; r++) {
