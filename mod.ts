@@ -8,6 +8,7 @@
  * ```
  */
 export type { Backend, BackendKind, Binding, Constants, Dispatch, Tensor } from "./engine/backend.ts";
+export { repeated } from "./engine/backend.ts";
 export { CpuBackend } from "./engine/cpu/backend.ts";
 export { WebGpuBackend } from "./engine/webgpu/backend.ts";
 export { kernels } from "./engine/kernels.ts";
@@ -23,3 +24,4 @@ export { loadCheckpoint, saveCheckpoint } from "./models/checkpoint.ts";
 export { loadMnist, pixelMeanStd } from "./experiments/data.ts";
 export { learningRateForEpoch, parseSchedule, PROTOCOL } from "./experiments/protocol.ts";
 export { createBackend } from "./experiments/session.ts";
+export { inferencePrograms, measureInference, memoryFigures } from "./experiments/measure.ts";
