@@ -19,6 +19,12 @@ export interface Tensor {
   readonly length: number;
 }
 
+/**
+ * A slice's offset must be a multiple of this many bytes: WebGPU's minStorageBufferOffsetAlignment is
+ * at most 256 on every adapter.
+ */
+export const SLICE_ALIGNMENT_BYTES = 256;
+
 /** A tensor, or a contiguous slice of one (in elements), as a kernel binding. */
 export interface TensorSlice {
   readonly tensor: Tensor;

@@ -47,7 +47,6 @@ export const kernels = {
     // One more column of invocations for the biases.
     grid: (c) => [Math.ceil(c.IN / TILE) + 1, Math.ceil(c.OUT / TILE), 1],
   },
-  // Convolution: an invocation computes 4 channels x 4 positions of a row (TILE in conv2d.wgsl).
   dense_forward_vec4: {
     shader: "dense_vec4.wgsl",
     entry: "dense_forward_vec4",
@@ -68,6 +67,7 @@ export const kernels = {
     entry: "dense_backward_weight_vec4",
     grid: (c) => [Math.ceil(c.IN / WIDE) + 1, Math.ceil(c.OUT / TILE), 1],
   },
+  // Convolution: an invocation computes 4 channels x 4 positions of a row (TILE in conv2d.wgsl).
   conv2d_forward: {
     shader: "conv2d.wgsl",
     entry: "conv2d_forward",

@@ -2,6 +2,7 @@
  * Measuring a model the way the lab did, and more carefully: inference time per batch on each
  * path (each figure named by its clock), and memory from the engine's own ledger.
  */
+import { SLICE_ALIGNMENT_BYTES } from "../engine/backend.ts";
 import type { DeviceDataSet } from "../models/dataset.ts";
 import type { CompiledModel } from "../models/model.ts";
 
@@ -37,8 +38,8 @@ export interface InferenceOptions {
 
 /** Distinct test batches the timing goes through, spread evenly over the set, then again. */
 export const TIMED_BATCH_POSITIONS = 64;
-/** One batch number per 256 bytes: the strictest offset alignment a storage binding may need. */
-const BATCH_NUMBER_STRIDE = 64;
+/** One batch number per slice alignment, so that each gather can bind its own. */
+const BATCH_NUMBER_STRIDE = SLICE_ALIGNMENT_BYTES / 4;
 
 /**
  * `count` inference programs over the test set: program i gathers (normalises, pads) one batch and runs
@@ -73,8 +74,9 @@ export async function measureInference(
     const timed = programs.slice(0, options.batches);
     const kernel = await backend.timeKernels(timed);
     if (backend.kind === "cpu") return { perBatch: distribution(kernel.msPerProgram), clock: kernel.clock };
+    const stream = timed.flat(); // every batch in one submit, read back once
     const streamStart = performance.now();
-    backend.run(timed.flat()); // one submit, one readback
+    backend.run(stream);
     await backend.read(model.logits.value);
     const streamedMs = (performance.now() - streamStart) / timed.length;
     const latencies: number[] = [];

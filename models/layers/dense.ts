@@ -1,5 +1,5 @@
 /** Dense layer, PyTorch's nn.Linear: y = act(x W^T + b), W [out, in]. */
-import type { Dispatch } from "../../engine/backend.ts";
+import { type Dispatch, SLICE_ALIGNMENT_BYTES } from "../../engine/backend.ts";
 import { ACT, type ActivationName } from "../../engine/cpu/activation.ts";
 import { kernels } from "../../engine/kernels.ts";
 import {
@@ -10,9 +10,6 @@ import {
   defaultInitialised,
   type Layer,
 } from "./layer.ts";
-
-/** Slice boundaries are kept at multiples of 256 bytes, the strictest binding offset alignment. */
-const SLICE_ALIGN_BYTES = 256;
 
 export class Dense implements Layer {
   constructor(
@@ -37,7 +34,7 @@ export class Dense implements Layer {
   rowsPerSlice(maxBindingBytes: number): number {
     const rowBytes = this.inFeatures * 4;
     let rows = Math.max(1, Math.floor(maxBindingBytes / rowBytes));
-    while (rows < this.outFeatures && (rows * rowBytes) % SLICE_ALIGN_BYTES !== 0) rows--;
+    while (rows < this.outFeatures && (rows * rowBytes) % SLICE_ALIGNMENT_BYTES !== 0) rows--;
     return Math.min(rows, this.outFeatures);
   }
 
