@@ -70,22 +70,18 @@ export class DeviceDataSet {
   gatherFor(model: CompiledModel): Dispatch {
     let gather = this.#gathers.get(model);
     if (!gather) {
-      gather = this.#gather(model);
+      gather = this.gatherAt(model, model.stats);
       this.#gathers.set(model, gather);
     }
     return gather;
   }
 
   /**
-   * A gather that reads its batch number from `step` (a slice whose first element is it) instead of
-   * the model's step counter, which only the loss kernel advances: inference timing gathers batch
-   * after batch this way without a dispatch of its own to count them.
+   * A gather that reads its batch number from the first element of `step`: the model's step counter,
+   * which the loss kernel advances (gatherFor), or a fixed number, with which inference timing goes
+   * batch after batch without a dispatch of its own to count them.
    */
   gatherAt(model: CompiledModel, step: Binding): Dispatch {
-    return this.#gather(model, step);
-  }
-
-  #gather(model: CompiledModel, step: Binding = model.stats): Dispatch {
     const { batch, spec } = model;
     return this.backend.dispatch(kernels.gather_batch, {
       images: this.images,
