@@ -18,6 +18,21 @@ export class Random {
     }
   }
 
+  /** The generator's four words of state, to resume it later with `Random.fromState`. */
+  state(): number[] {
+    return [...this.#s];
+  }
+
+  /** A generator that continues exactly where the one whose `state()` this is stopped. */
+  static fromState(words: readonly number[]): Random {
+    if (words.length !== 4 || !words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff)) {
+      throw new RangeError(`a generator's state is four 32-bit words, not [${words.join(", ")}]`);
+    }
+    const random = new Random(0);
+    random.#s.set(words);
+    return random;
+  }
+
   /** A uniform 32-bit unsigned integer. */
   nextUint32(): number {
     const s = this.#s;

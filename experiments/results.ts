@@ -1,11 +1,10 @@
 /**
- * The sweep's results file: one CSV row per model and path, rewritten whole (atomically) on every append,
- * so a run killed at any instant keeps every row written before it and a rerun resumes where it stopped.
+ * The sweep's results as CSV rows: one per model, path and seed, carrying the whole protocol. The sweep
+ * writes them through its store (store.ts), which keeps the CSV; the report reads the CSV.
  */
 import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
 import { UserError } from "../engine/errors.ts";
-import { writeFileAtomic } from "../engine/files.ts";
 
 export const RESULT_COLUMNS = [
   "model",
@@ -17,6 +16,11 @@ export const RESULT_COLUMNS = [
   "adapter",
   "epochs",
   "train_images",
+  "seed",
+  "batch_size",
+  "lr_schedule",
+  "test_images",
+  "dataset",
   "test_accuracy",
   "infer_ms_median",
   "infer_ms_p10",
@@ -38,7 +42,18 @@ export type Family = typeof FAMILIES[number];
 export const PATHS = ["cpu", "webgpu"] as const;
 export type ExecutionPath = typeof PATHS[number];
 
-const TEXT_COLUMNS = ["model", "family", "path", "adapter", "clock", "status"] as const;
+const TEXT_COLUMNS = [
+  "model",
+  "family",
+  "path",
+  "adapter",
+  "clock",
+  "lr_schedule",
+  "dataset",
+  "status",
+] as const;
+/** Without these a row means nothing; any other column may be missing from an older file (empty then). */
+const REQUIRED_COLUMNS: readonly ResultColumn[] = ["model", "family", "path", "status"];
 type TextColumn = typeof TEXT_COLUMNS[number];
 type NumericColumn = Exclude<ResultColumn, TextColumn>;
 
@@ -51,6 +66,7 @@ type NumericColumn = Exclude<ResultColumn, TextColumn>;
  */
 export type ResultRow =
   & { model: string; family: Family; path: ExecutionPath; adapter: string; clock: string; status: string }
+  & { lr_schedule: string; dataset: string }
   & { [column in NumericColumn]: number | null };
 
 const FINAL_STATUS = /^(ok$|skipped:|failed:)/;
@@ -60,13 +76,14 @@ export function isFinalStatus(status: string): boolean {
   return FINAL_STATUS.test(status);
 }
 
-/** `model|path` of every row a rerun of the sweep should not repeat. */
+/** `model|path|seed` of every row a rerun of the sweep should not repeat. */
 export function doneKeys(rows: readonly ResultRow[]): Set<string> {
   return new Set(rows.filter((row) => isFinalStatus(row.status)).map(resultKey));
 }
 
-export function resultKey(row: Pick<ResultRow, "model" | "path">): string {
-  return `${row.model}|${row.path}`;
+/** A row's key: one row per model, path and seed. */
+export function resultKey(row: Pick<ResultRow, "model" | "path" | "seed">): string {
+  return `${row.model}|${row.path}|${row.seed ?? 0}`;
 }
 
 /** The rows of a results CSV; a missing file has none. */
@@ -81,16 +98,6 @@ export async function readResults(path: string): Promise<ResultRow[]> {
     );
   }
   return parseResults(text, path);
-}
-
-/**
- * Adds `row` to the CSV at `path` (created with a header if missing), never losing the rows already there.
- * A row that would make the file unreadable (unknown family or path, empty model or status) is refused.
- */
-export async function appendResult(path: string, row: ResultRow): Promise<void> {
-  toRow(toCells(row), (problem) => new Error(`cannot append to ${path}: ${problem}`));
-  const rows = await readResults(path);
-  await writeFileAtomic(path, formatResults([...rows, row]));
 }
 
 export function formatResults(rows: readonly ResultRow[]): string {
@@ -117,16 +124,35 @@ export function parseResults(text: string, source: string): ResultRow[] {
     throw malformed(source, line ?? 1, `it is not valid CSV (${(error as Error).message})`);
   }
   const [header, ...body] = records;
-  if (header.record.join(",") !== RESULT_COLUMNS.join(",")) {
-    throw malformed(source, header.info.lines, `the header is not ${RESULT_COLUMNS.join(",")}`);
+  const columns = header.record;
+  const unknown = columns.find((name) => !(RESULT_COLUMNS as readonly string[]).includes(name));
+  const missing = REQUIRED_COLUMNS.find((name) => !columns.includes(name));
+  if (unknown !== undefined || missing !== undefined || new Set(columns).size !== columns.length) {
+    throw malformed(
+      source,
+      header.info.lines,
+      `the header is not a selection of ${RESULT_COLUMNS.join(",")} with ${REQUIRED_COLUMNS.join(",")}`,
+    );
   }
-  return body.map(({ record, info }) => toRow(record, (problem) => malformed(source, info.lines, problem)));
+  return body.map(({ record, info }) => {
+    const fail = (problem: string) => malformed(source, info.lines, problem);
+    if (record.length !== columns.length) {
+      throw fail(`${record.length} cells where the header has ${columns.length}`);
+    }
+    const byName = new Map(columns.map((name, i) => [name, record[i]]));
+    return toRow(RESULT_COLUMNS.map((column) => byName.get(column) ?? ""), fail);
+  });
 }
 
 function malformed(source: string, line: number, problem: string): UserError {
   return new UserError(
     `${source} line ${line} is malformed: ${problem}; fix or remove that line, or move the file aside to start over`,
   );
+}
+
+/** Refuses a row that would make the CSV unreadable (unknown family or path, empty model or status). */
+export function checkRow(row: ResultRow, source: string): void {
+  toRow(toCells(row), (problem) => new Error(`cannot write a row to ${source}: ${problem}`));
 }
 
 function toRow(cells: string[], fail: (problem: string) => Error): ResultRow {

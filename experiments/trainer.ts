@@ -43,7 +43,25 @@ export interface TrainingRun {
   readonly testAccuracy: number;
 }
 
+/** Where an interrupted run stands after its last finished epoch: enough to continue it exactly. */
+export interface TrainingProgress {
+  /** Epochs finished (1-based number of the last one). */
+  readonly epoch: number;
+  /** The shuffling generator's state after that epoch's permutation. */
+  readonly shuffleState: readonly number[];
+  readonly trainSeconds: number;
+  readonly submits: number;
+}
+
 export interface TrainingOptions {
+  /**
+   * Continue a run whose model already holds the weights after `resume.epoch` epochs: training
+   * starts at the next epoch with the shuffling stream where it was, so the result equals an
+   * uninterrupted run's. The history then holds the new epochs only.
+   */
+  readonly resume?: TrainingProgress;
+  /** Called after each epoch, awaited before the next: e.g. to save the state a resume needs. */
+  readonly afterEpoch?: (progress: TrainingProgress) => Promise<void> | void;
   /** Test after each epoch (default true); the sweep measures accuracy on each path instead. */
   readonly testEachEpoch?: boolean;
   /** Put before the progress line's "epoch 1/20", e.g. the model's name. */
@@ -61,11 +79,12 @@ export async function trainModel(
   const testEachEpoch = options.testEachEpoch ?? true;
   const label = options.progressLabel ? `${options.progressLabel} ` : "";
   const { epochs } = plan;
-  const shuffle = new Random(plan.seed + SHUFFLE_STREAM);
+  const { resume } = options;
+  const shuffle = resume ? Random.fromState(resume.shuffleState) : new Random(plan.seed + SHUFFLE_STREAM);
   const progress = new ProgressLine();
   const history: EpochResult[] = [];
-  let trainSeconds = 0, testAccuracy = NaN, submits = 0;
-  for (let epoch = 1; epoch <= epochs; epoch++) {
+  let trainSeconds = resume?.trainSeconds ?? 0, testAccuracy = NaN, submits = resume?.submits ?? 0;
+  for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= epochs; epoch++) {
     const rate = learningRateForEpoch(epoch, plan.schedule);
     const trained = await trainEpoch(
       model,
@@ -98,7 +117,37 @@ export async function trainModel(
     };
     history.push(result);
     options.onEpoch?.(result, trained);
+    await options.afterEpoch?.({ epoch, shuffleState: shuffle.state(), trainSeconds, submits });
   }
   if (epochs === 0 && testEachEpoch) testAccuracy = (await evaluate(model, sets.test)).accuracy;
   return { history, trainSeconds, submits, testAccuracy };
+}
+
+/**
+ * Seconds one training step of `model` takes here, for estimating a run before paying for it: after a
+ * warm-up step (pipelines, first submit), chunks of steps in one submit, growing until a chunk takes
+ * about `seconds`, as an epoch's chunks do; the chunk's wait for the GPU is part of the cost.
+ */
+export async function secondsPerTrainingStep(
+  model: CompiledModel,
+  train: DeviceDataSet,
+  learningRate: number,
+  seconds = 0.5,
+): Promise<number> {
+  const { backend } = model;
+  const step = model.trainStep(train.gatherFor(model));
+  const limit = train.steps(model.batch);
+  model.setLearningRate(learningRate);
+  let count = 1, perStep = NaN;
+  for (let warm = true;; warm = false) {
+    // Each chunk starts its step counter (the gather's batch number) at 0, so it stays inside the set.
+    model.resetTotals();
+    const start = performance.now();
+    backend.run(step, count);
+    await backend.read(model.stats);
+    const took = (performance.now() - start) / 1000;
+    perStep = took / count;
+    if (!warm && (took >= seconds / 2 || count >= limit)) return perStep;
+    count = Math.min(limit, Math.max(2 * count, Math.ceil(seconds / Math.max(perStep, 1e-6))));
+  }
 }
