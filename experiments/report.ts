@@ -3,6 +3,7 @@
  * then to PNG with resvg.
  *
  *   deno task report [--csv results/sweep.csv] [--out results/figures]
+ *   deno task report --merge A.csv B.csv ... --csv merged.csv [--out DIR]
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
@@ -11,8 +12,11 @@ import type { TopLevelSpec } from "vega-lite";
 import { UserError } from "../engine/errors.ts";
 import { ensureWritableDir, readFileBytes, writeFileAtomic } from "../engine/files.ts";
 import { type ExecutionPath, type Family, parseResults, type ResultRow } from "./results.ts";
+import { mergeStores } from "./store.ts";
 
-const USAGE = "usage: deno task report [--csv results/sweep.csv] [--out results/figures]";
+const USAGE = "usage: deno task report [--csv results/sweep.csv] [--out results/figures]\n" +
+  "       deno task report --merge A.csv B.csv ... --csv MERGED.csv [--out results/figures]\n" +
+  "  --merge: joins the results of sweeps run apart (shards, seeds) into a new store at --csv, then draws it";
 const MIB = 2 ** 20;
 
 const FAMILY_LABELS: Record<Family, string> = {
@@ -555,29 +559,40 @@ async function renderPng(svg: string): Promise<Uint8Array> {
   }
 }
 
-function parseFlags(args: string[]): { csv: string; out: string; help: boolean } {
+function parseFlags(
+  args: string[],
+): { csv: string; out: string; help: boolean; merge: boolean; sources: string[] } {
   try {
-    const { values } = parseArgs({
+    const { values, positionals } = parseArgs({
       args,
+      allowPositionals: true,
       options: {
         csv: { type: "string", default: "results/sweep.csv" },
         out: { type: "string", default: "results/figures" },
+        merge: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     });
-    return values;
+    if (positionals.length > 0 && !values.merge) {
+      throw new UserError(`unexpected argument "${positionals[0]}"; see --help`);
+    }
+    return { ...values, sources: positionals };
   } catch (error) {
     // Node's messages run on with advice about `--`; the first sentence says what is wrong.
     const problem = (error as Error).message.split(". ")[0].replace(/\.$/, "");
-    throw new UserError(`${problem}; ${USAGE}`);
+    throw new UserError(`${problem}; see --help`);
   }
 }
 
 async function main(args: string[]): Promise<void> {
-  const { csv, out, help } = parseFlags(args);
+  const { csv, out, help, merge, sources } = parseFlags(args);
   if (help) {
     console.log(USAGE);
     return;
+  }
+  if (merge) {
+    const merged = mergeStores(sources, csv);
+    console.log(`report: merged ${sources.length} stores into ${csv}: ${merged.length} rows`);
   }
   const rows = parseResults(new TextDecoder().decode(await readFileBytes(csv)), csv);
   const written = await writeFigures(rows, out);

@@ -237,12 +237,73 @@ function csvHasRows(path: string): boolean {
   }
 }
 
-/** Whether a process of this host is running (Linux: /proc/PID exists and is no zombie). */
+/**
+ * Whether a process of this host is running: a SIGCONT (which a running process ignores) reaches it.
+ * Deno guards /proc of other processes behind --allow-all, so the signal is the probe (--allow-run).
+ */
 function processAlive(pid: number): boolean {
   try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    return !/^State:\s+Z/m.test(status);
-  } catch {
-    return false;
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    // Without the permission to ask, a claim is taken to be alive: better a model left than one trained twice.
+    return true;
+  }
+}
+
+/**
+ * Merges the stores of several results CSVs (e.g. the shards of one study, or one study's seeds run
+ * apart) into a new store at `targetCsv`. Their protocols must agree but for the seeds, which are joined;
+ * a model, path and seed found in two sources must be the same row, else the merge is refused.
+ */
+export function mergeStores(sourceCsvs: readonly string[], targetCsv: string): ResultRow[] {
+  if (sourceCsvs.length < 2) throw new UserError("--merge needs two results files or more");
+  if (exists(storePath(targetCsv)) || csvHasRows(targetCsv)) {
+    throw new UserError(`${targetCsv} exists already: merge into a new --csv`);
+  }
+  const protocols: StudyProtocol[] = [];
+  const rows = new Map<string, { row: ResultRow; source: string }>();
+  for (const csv of sourceCsvs) {
+    if (!exists(storePath(csv))) throw new UserError(`${csv} has no results store (${storePath(csv)})`);
+    const store = ResultStore.open(csv);
+    try {
+      const protocol = store.protocol();
+      if (!protocol) throw new UserError(`${csv} holds no study yet`);
+      protocols.push(protocol);
+      for (const row of store.rows()) {
+        const key = `${row.model}, ${row.path}, seed ${row.seed ?? 0}`;
+        const earlier = rows.get(key);
+        if (earlier && JSON.stringify(earlier.row) !== JSON.stringify(row)) {
+          throw new UserError(
+            `${key} differs between ${earlier.source} and ${csv}: remove it from one of them`,
+          );
+        }
+        rows.set(key, { row, source: csv });
+      }
+    } finally {
+      store.close();
+    }
+  }
+  const [first] = protocols;
+  for (const [i, protocol] of protocols.entries()) {
+    const keys = [...new Set([...Object.keys(first), ...Object.keys(protocol)])];
+    const differs = keys.find((key) => key !== "seeds" && first[key] !== protocol[key]);
+    if (differs !== undefined) {
+      throw new UserError(
+        `${sourceCsvs[0]} and ${sourceCsvs[i]} differ in ${differs} (${first[differs]} and ${
+          protocol[differs]
+        }): only studies with one protocol merge`,
+      );
+    }
+  }
+  const seeds = [...new Set(protocols.flatMap((p) => p.seeds.split(",").map(Number)))].sort((a, b) => a - b);
+  const target = ResultStore.open(targetCsv);
+  try {
+    target.adoptProtocol({ ...first, seeds: seeds.join(",") });
+    for (const { row } of rows.values()) target.record(row);
+    return target.rows();
+  } finally {
+    target.close();
   }
 }

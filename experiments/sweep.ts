@@ -59,13 +59,17 @@ const QUICK = {
   figures: "results/quick/figures",
 };
 
-/** The permissions a job's process needs: the sweep task's, less --allow-run (a job starts none). */
+/**
+ * The permissions of a job's process: the sweep task's. It starts no process, but --allow-run lets it
+ * check that the sweep holding a claim is still alive (store.ts).
+ */
 const JOB_PERMISSIONS = [
   "--allow-read",
   "--allow-write",
   "--allow-env",
   "--allow-sys",
   "--allow-ffi",
+  "--allow-run",
   "--unstable-webgpu",
 ];
 
