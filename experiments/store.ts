@@ -166,15 +166,7 @@ export class ResultStore {
     );
   }
 
-  /** Seconds per training step measured earlier for a model on an adapter at a batch size. */
-  stepCost(model: string, adapter: string, batch: number): number | undefined {
-    const found = this.#db.prepare(
-      "SELECT seconds FROM step_costs WHERE model = ? AND adapter = ? AND batch = ?",
-    )
-      .get(model, adapter, batch) as { seconds: number } | undefined;
-    return found?.seconds;
-  }
-
+  /** Records the seconds per training step measured for a model on an adapter at a batch size. */
   saveStepCost(model: string, adapter: string, batch: number, seconds: number): void {
     this.#transaction(() =>
       this.#db.prepare(

@@ -397,24 +397,22 @@ function planTasks(sweep: Sweep, shard: { index: number; of: number } | undefine
 }
 
 /**
- * Times a few training steps of each model (once per model, adapter and batch size: the store keeps
- * the cost) and prints each model's expected training time and the total.
+ * Times a few training steps of each model and prints each model's expected training time and the
+ * total; the store keeps the last cost measured per model, adapter and batch size, for the record.
  */
 async function estimateTasks(sweep: Sweep, tasks: Task[]): Promise<void> {
   const adapter = sweep.adapters.get(sweep.trainBackend)!;
   const stepsPerEpoch = Math.ceil(sweep.data.trainCount / sweep.batchSize);
   const costs = new Map<string, number | Error>();
   for (const model of new Set(tasks.map((t) => t.model))) {
-    let seconds: number | Error | undefined = sweep.store.stepCost(model, adapter, sweep.batchSize);
-    if (seconds === undefined) {
-      try {
-        seconds = await measureStepCost(sweep, model);
-        sweep.store.saveStepCost(model, adapter, sweep.batchSize, seconds);
-      } catch (error) {
-        seconds = error as Error;
-      }
+    // Measured again on every run: a cost taken on a loaded machine must not outlive the load.
+    try {
+      const seconds = await measureStepCost(sweep, model);
+      sweep.store.saveStepCost(model, adapter, sweep.batchSize, seconds);
+      costs.set(model, seconds);
+    } catch (error) {
+      costs.set(model, error as Error);
     }
-    costs.set(model, seconds);
   }
   let total = 0;
   console.log(
