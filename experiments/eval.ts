@@ -4,10 +4,10 @@
  */
 import { UserError } from "../engine/errors.ts";
 import { loadSafetensors } from "../engine/safetensors.ts";
-import { loadCheckpoint } from "../models/checkpoint.ts";
+import { checkCheckpoint, loadCheckpoint } from "../models/checkpoint.ts";
 import type { CompiledModel } from "../models/model.ts";
 import { modelByName } from "../models/zoo.ts";
-import { integerFlag, parseFlags, runMain } from "./cli.ts";
+import { flagRanges, integerFlag, parseFlags, runMain } from "./cli.ts";
 import { PROTOCOL } from "./protocol.ts";
 import { loadStudyData, type StudyData } from "./session.ts";
 import { formatBytes, formatMs, measureOnPath, type PathMeasurement, selectPaths } from "./study.ts";
@@ -17,7 +17,8 @@ const TIMED_BATCHES = 200;
 
 const USAGE = `usage: deno task eval MODEL --weights PATH [--paths cpu,webgpu] [--test-limit N] [--data DIR]
     [--batch-size ${PROTOCOL.batchSize}] [--warmup ${WARMUP_BATCHES}] [--timed-batches ${TIMED_BATCHES}] [--json]
-  MODEL: the model the checkpoint was saved for, e.g. lenet5 or mlp-300-100`;
+  MODEL: the model the checkpoint was saved for, e.g. lenet5 or mlp-300-100
+${flagRanges(["test-limit", "batch-size", "warmup", "timed-batches"])}`;
 
 const FLAGS = {
   weights: { type: "string" },
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
   }
   const { name } = modelByName(positionals[0]);
   const weights = flags.weights;
-  if (!weights) throw new UserError(`name the checkpoint to evaluate: --weights PATH`);
+  if (!weights?.trim()) throw new UserError(`name the checkpoint to evaluate: --weights PATH`);
   const paths = selectPaths(flags.paths);
   const batchSize = integerFlag("batch-size", flags["batch-size"], 1) ?? PROTOCOL.batchSize;
   const options = {
@@ -53,19 +54,16 @@ async function main(): Promise<void> {
     batches: integerFlag("timed-batches", flags["timed-batches"], 1) ?? TIMED_BATCHES,
   };
   const testLimit = integerFlag("test-limit", flags["test-limit"], 1);
-  const { metadata } = await loadSafetensors(weights);
-  if (metadata.model && metadata.model !== name) {
-    throw new UserError(
-      `${weights} is a checkpoint of ${metadata.model}, not ${name}: name the model it was saved for`,
-    );
-  }
+  const checkpoint = await loadSafetensors(weights);
+  const { metadata } = checkpoint;
+  checkCheckpoint(checkpoint, name, weights);
   const data = withCheckpointNormalisation(
     await loadStudyData(flags.data, undefined, testLimit, batchSize),
     metadata,
   );
   const measured: PathMeasurement[] = [];
   for (const path of paths) {
-    const load = (model: CompiledModel) => loadCheckpoint(model, weights);
+    const load = (model: CompiledModel) => loadCheckpoint(model, weights, checkpoint);
     measured.push(
       await measureOnPath(path, name, load, data, { ...options, progressLabel: `${name} ${path}` }),
     );

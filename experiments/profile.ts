@@ -6,7 +6,7 @@
 import { repeated } from "../engine/backend.ts";
 import { CompiledModel } from "../models/model.ts";
 import { modelByName } from "../models/zoo.ts";
-import { integerFlag, parseFlags, runMain } from "./cli.ts";
+import { flagRanges, integerFlag, parseFlags, runMain } from "./cli.ts";
 import { distribution } from "./measure.ts";
 import { PROTOCOL } from "./protocol.ts";
 import { adapterLine, backendKind, createBackend } from "./session.ts";
@@ -23,6 +23,7 @@ async function main(): Promise<void> {
   const { values: flags, positionals } = parseFlags(Deno.args, FLAGS);
   if (flags.help) {
     console.log("usage: deno task profile MODEL [--backend webgpu|cpu] [--batch-size 4] [--repeats 200]");
+    console.log(flagRanges(["batch-size", "repeats"]));
     return;
   }
   if (positionals.length !== 1) throw new UserError("name one model, e.g. deno task profile lenet5");

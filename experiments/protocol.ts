@@ -1,5 +1,6 @@
 /** The lab's protocol: every value here is a command-line flag's default. */
 import { UserError } from "../engine/errors.ts";
+import { checkRange } from "./cli.ts";
 
 export const PROTOCOL = {
   batchSize: 4,
@@ -24,7 +25,10 @@ export function parseSchedule(text: string): ScheduleEntry[] {
         `--lr-schedule "${text}": "${part}" is not EPOCH:RATE with a positive rate (e.g. ${PROTOCOL.learningRateSchedule})`,
       );
     }
-    return { fromEpoch: Number(match[1]), rate };
+    const fromEpoch = Number(match[1]);
+    checkRange("epochs", fromEpoch, `--lr-schedule "${text}": epoch ${match[1]}`, 1);
+    checkRange("learning-rate", rate, `--lr-schedule "${text}": rate ${match[2]}`);
+    return { fromEpoch, rate };
   });
   if (entries[0].fromEpoch !== 1) throw new UserError(`--lr-schedule "${text}" must start at epoch 1`);
   for (let i = 1; i < entries.length; i++) {

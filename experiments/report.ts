@@ -6,11 +6,11 @@
  *   deno task report --merge A.csv B.csv ... --csv merged.csv [--out DIR]
  */
 import process from "node:process";
-import { parseArgs } from "node:util";
 import { initWasm, Resvg } from "@resvg/resvg-wasm";
 import type { TopLevelSpec } from "vega-lite";
 import { UserError } from "../engine/errors.ts";
 import { ensureWritableDir, readFileBytes, writeFileAtomic } from "../engine/files.ts";
+import { parseFlags, runMain } from "./cli.ts";
 import { type ExecutionPath, type Family, parseResults, type ResultRow } from "./results.ts";
 import { mergeStores } from "./store.ts";
 
@@ -559,38 +559,25 @@ async function renderPng(svg: string): Promise<Uint8Array> {
   }
 }
 
-function parseFlags(
-  args: string[],
-): { csv: string; out: string; help: boolean; merge: boolean; sources: string[] } {
-  try {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        csv: { type: "string", default: "results/sweep.csv" },
-        out: { type: "string", default: "results/figures" },
-        merge: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-    if (positionals.length > 0 && !values.merge) {
-      throw new UserError(`unexpected argument "${positionals[0]}"; see --help`);
-    }
-    return { ...values, sources: positionals };
-  } catch (error) {
-    // Node's messages run on with advice about `--`; the first sentence says what is wrong.
-    const problem = (error as Error).message.split(". ")[0].replace(/\.$/, "");
-    throw new UserError(`${problem}; see --help`);
-  }
-}
+const FLAGS = {
+  csv: { type: "string" },
+  out: { type: "string" },
+  merge: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
 
-async function main(args: string[]): Promise<void> {
-  const { csv, out, help, merge, sources } = parseFlags(args);
-  if (help) {
+async function main(): Promise<void> {
+  const { values: flags, positionals: sources } = parseFlags(Deno.args, FLAGS);
+  if (flags.help) {
     console.log(USAGE);
     return;
   }
-  if (merge) {
+  if (sources.length > 0 && !flags.merge) {
+    throw new UserError(`unexpected argument "${sources[0]}" (see --help)`);
+  }
+  const csv = flags.csv ?? "results/sweep.csv", out = flags.out ?? "results/figures";
+  if (csv.trim() === "" || out.trim() === "") throw new UserError("--csv and --out need a path (see --help)");
+  if (flags.merge) {
     const merged = mergeStores(sources, csv);
     console.log(`report: merged ${sources.length} stores into ${csv}: ${merged.length} rows`);
   }
@@ -599,12 +586,4 @@ async function main(args: string[]): Promise<void> {
   console.log(`report: wrote ${written.length} files to ${out}`);
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (error) {
-    if (!(error instanceof UserError)) throw error;
-    console.error(`report: ${error.message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);

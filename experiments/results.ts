@@ -175,6 +175,10 @@ function toRow(cells: string[], fail: (problem: string) => Error): ResultRow {
     const text = cell[column];
     const value = text === "" ? null : Number(text);
     if (value !== null && !Number.isFinite(value)) throw fail(`${column} "${text}" is not a number`);
+    const [low, high] = column === "test_accuracy" ? [0, 1] : [0, Infinity];
+    if (value !== null && !(value >= low && value <= high)) {
+      throw fail(`${column} ${text} is outside ${high === 1 ? "[0, 1]" : "0 and above"}`);
+    }
     row[column] = value;
   }
   return row as ResultRow;

@@ -6,7 +6,7 @@ import { WebGpuBackend } from "../engine/webgpu/backend.ts";
 import { describeAdapter } from "../engine/webgpu/device.ts";
 import { DeviceDataSet, type PixelStats } from "../models/dataset.ts";
 import type { CompiledModel } from "../models/model.ts";
-import { loadMnist, type Mnist, pixelMeanStd } from "./data.ts";
+import { checkStudyData, loadMnist, type Mnist, pixelMeanStd } from "./data.ts";
 
 export function backendKind(value: string | undefined): BackendKind {
   const kind = value ?? "webgpu";
@@ -42,7 +42,9 @@ export async function loadStudyData(
   if (batchSize > trainCount) {
     throw new UserError(`--batch-size ${batchSize} is larger than the ${trainCount} training images in use`);
   }
-  return { mnist, stats: pixelMeanStd(mnist.train.images), trainCount, testCount };
+  const stats = pixelMeanStd(mnist.train.images);
+  checkStudyData(mnist, stats);
+  return { mnist, stats, trainCount, testCount };
 }
 
 export function deviceDataSets(backend: Backend, data: StudyData) {

@@ -11,13 +11,13 @@
 import { dirname } from "node:path";
 import type { BackendKind } from "../engine/backend.ts";
 import { UserError } from "../engine/errors.ts";
-import { ensureWritableDir } from "../engine/files.ts";
+import { checkOutputFile, checkWritableDir, ensureWritableDir } from "../engine/files.ts";
 import { loadSafetensors, saveSafetensors } from "../engine/safetensors.ts";
 import { loadCheckpoint } from "../models/checkpoint.ts";
 import { CompiledModel, type ModelSpec } from "../models/model.ts";
 import { evaluate } from "../models/training.ts";
 import { modelByName } from "../models/zoo.ts";
-import { integerFlag, parseFlags, runMain } from "./cli.ts";
+import { checkRange, flagRanges, integerFlag, numberFlag, parseFlags, runMain } from "./cli.ts";
 import { learningRateForEpoch, parseSchedule, PROTOCOL, type ScheduleEntry } from "./protocol.ts";
 import { writeFigures } from "./report.ts";
 import { type ExecutionPath, isFinalStatus, type ResultRow } from "./results.ts";
@@ -95,9 +95,27 @@ const USAGE =
   --quick: --epochs ${QUICK.epochs} --train-limit ${QUICK.trainLimit} --test-limit ${QUICK.testLimit} ` +
   `--warmup ${QUICK.warmup} --timed-batches ${QUICK.timedBatches}
     --max-timing-seconds ${QUICK.maxTimingSeconds} --out ${QUICK.out} --figures ${QUICK.figures} ` +
-  `(flags given win); a smoke run of the whole study, about 9 minutes here
+  `(flags given win); a smoke run of the whole study: 4.0 minutes measured on a quiet 2-core machine,
+    8.5 on shared cores
   The results store (OUT with .sqlite for .csv) keeps every row once, whoever writes it; a rerun
-  into it with another protocol (epochs, batch size, schedule, seeds, data) is refused.`;
+  into it with another protocol (epochs, batch size, schedule, seeds, data) is refused.
+${
+    flagRanges([
+      "epochs",
+      "batch-size",
+      "seed",
+      "seeds",
+      "train-limit",
+      "test-limit",
+      "warmup",
+      "timed-batches",
+      "max-timing-seconds",
+      "jobs",
+      "shard",
+      "budget-hours",
+      "time-limit-minutes",
+    ])
+  }`;
 
 const FLAGS = {
   models: { type: "string" },
@@ -207,9 +225,11 @@ async function main(): Promise<void> {
   const saveDir = flags["save-dir"];
   const stateDir = `${out.replace(/\.csv$/i, "")}.state`;
   // Fail before hours of work, not after: every output must be writable.
+  await checkOutputFile(out, "--out");
   await ensureWritableDir(dirname(out));
   await ensureWritableDir(stateDir);
-  if (!task && !flags["estimate-only"]) await ensureWritableDir(figures);
+  // Checked, not created: a sweep that fails leaves no empty figures folder (writeFigures creates it).
+  if (!task && !flags["estimate-only"]) await checkWritableDir(figures);
   if (saveDir) await ensureWritableDir(saveDir);
   const data = await loadStudyData(flags.data, trainLimit, testLimit, batchSize);
   const dataset = flags.data ?? "mnist";
@@ -311,6 +331,7 @@ export function parseSeeds(seeds: string | undefined, seed: string | undefined):
     if (!(range || /^\d+$/.test(part)) || !Number.isSafeInteger(to) || from > to || to - from >= 1000) {
       throw new UserError(`--seeds ${seeds}: "${part}" is not a seed or a range A-B (e.g. 0,1,2 or 0-2)`);
     }
+    checkRange("seeds", to, `--seeds ${seeds}: seed ${to}`);
     for (let s = from; s <= to; s++) list.push(s);
   }
   return [...new Set(list)];
@@ -322,16 +343,12 @@ function parseShard(value: string | undefined): { index: number; of: number } | 
   const match = /^(\d+)\/(\d+)$/.exec(value.trim());
   const [k, n] = match ? [Number(match[1]), Number(match[2])] : [NaN, NaN];
   if (!(k >= 1 && k <= n)) throw new UserError(`--shard ${value}: use K/N with 1 <= K <= N, e.g. 2/8`);
+  checkRange("shard", n, `--shard ${value}: N`);
   return { index: k - 1, of: n };
 }
 
 function positiveNumberFlag(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (value.trim() === "" || !Number.isFinite(number) || number <= 0) {
-    throw new UserError(`--${name} ${value}: must be a positive number`);
-  }
-  return number;
+  return numberFlag(name, value);
 }
 
 function parseTask(value: string, models: readonly string[], seeds: readonly number[]) {

@@ -4,11 +4,12 @@
  */
 import { dirname } from "node:path";
 import { UserError } from "../engine/errors.ts";
-import { ensureWritableDir } from "../engine/files.ts";
-import { loadCheckpoint, saveCheckpoint } from "../models/checkpoint.ts";
+import { checkOutputPath, ensureWritableDir } from "../engine/files.ts";
+import { loadSafetensors } from "../engine/safetensors.ts";
+import { checkCheckpoint, loadCheckpoint, saveCheckpoint } from "../models/checkpoint.ts";
 import { CompiledModel } from "../models/model.ts";
 import { modelByName } from "../models/zoo.ts";
-import { integerFlag, parseFlags, runMain } from "./cli.ts";
+import { flagRanges, integerFlag, parseFlags, runMain } from "./cli.ts";
 import { parseSchedule, PROTOCOL } from "./protocol.ts";
 import {
   adapterLine,
@@ -23,7 +24,8 @@ import { trainModel } from "./trainer.ts";
 const USAGE = `usage: deno task train MODEL [--backend webgpu|cpu] [--epochs ${PROTOCOL.epochs}] ` +
   `[--batch-size ${PROTOCOL.batchSize}] [--lr-schedule ${PROTOCOL.learningRateSchedule}] [--seed ${PROTOCOL.seed}] ` +
   `[--train-limit N] [--test-limit N] [--data DIR] [--save PATH] [--weights PATH] [--json]
-  MODEL: lenet5, mlp-H or mlp-H1-H2 (e.g. mlp-300-100)`;
+  MODEL: lenet5, mlp-H or mlp-H1-H2 (e.g. mlp-300-100)
+${flagRanges(["epochs", "batch-size", "seed", "train-limit", "test-limit"])}`;
 
 const FLAGS = {
   backend: { type: "string" },
@@ -57,18 +59,22 @@ async function main(): Promise<void> {
   const batchSize = integerFlag("batch-size", flags["batch-size"], 1) ?? PROTOCOL.batchSize;
   const seed = integerFlag("seed", flags.seed, 0) ?? PROTOCOL.seed;
   const schedule = parseSchedule(flags["lr-schedule"] ?? PROTOCOL.learningRateSchedule);
+  const trainLimit = integerFlag("train-limit", flags["train-limit"], 1);
+  const testLimit = integerFlag("test-limit", flags["test-limit"], 1);
   // Fail before training, not after: a result that cannot be saved would be lost.
-  if (flags.save) await ensureWritableDir(dirname(flags.save));
-  const data = await loadStudyData(
-    flags.data,
-    integerFlag("train-limit", flags["train-limit"], 1),
-    integerFlag("test-limit", flags["test-limit"], 1),
-    batchSize,
-  );
+  const save = flags.save;
+  if (save !== undefined) await checkOutputPath(save, "--save");
+  const weights = flags.weights;
+  if (weights !== undefined && weights.trim() === "") {
+    throw new UserError(`--weights "": name a checkpoint file`);
+  }
+  const checkpoint = weights === undefined ? undefined : await loadSafetensors(weights);
+  if (checkpoint) checkCheckpoint(checkpoint, spec.name, weights!);
+  const data = await loadStudyData(flags.data, trainLimit, testLimit, batchSize);
   const backend = await createBackend(kind);
   console.log(adapterLine(backend));
   const model = new CompiledModel(backend, spec, batchSize, seed);
-  if (flags.weights) await loadCheckpoint(model, flags.weights);
+  if (checkpoint) await loadCheckpoint(model, weights!, checkpoint);
   const sets = deviceDataSets(backend, data);
   console.log(
     `${spec.name}: ${model.parameterCount().toLocaleString("en")} parameters; ${
@@ -91,8 +97,10 @@ async function main(): Promise<void> {
         ),
     },
   );
-  if (flags.save) {
-    await saveCheckpoint(model, flags.save, {
+  if (epochs === 0) console.log(`test accuracy ${testAccuracy.toFixed(4)} (no training: --epochs 0)`);
+  if (save !== undefined) {
+    await ensureWritableDir(dirname(save));
+    await saveCheckpoint(model, save, {
       epochs: String(epochs),
       seed: String(seed),
       batchSize: String(batchSize),
@@ -102,7 +110,7 @@ async function main(): Promise<void> {
       pixelStd: String(data.stats.std),
       pad: String(spec.pad),
     });
-    console.log(`saved ${flags.save}`);
+    console.log(`saved ${save}`);
   }
   if (flags.json) {
     const trainImages = epochs * data.trainCount;

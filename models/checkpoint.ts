@@ -1,8 +1,12 @@
 /** Checkpoints as safetensors, with the names, shapes and layouts of PyTorch's state_dict. */
 import { UserError } from "../engine/errors.ts";
-import { loadSafetensors, saveSafetensors } from "../engine/safetensors.ts";
+import { type DecodedSafetensors, loadSafetensors, saveSafetensors } from "../engine/safetensors.ts";
 import type { CompiledModel } from "./model.ts";
 
+/**
+ * Saves a model's parameters with its name in the metadata. Weights that are not all finite are
+ * refused: loadCheckpoint would refuse them, and a save never writes what cannot be read back.
+ */
 export async function saveCheckpoint(
   model: CompiledModel,
   path: string,
@@ -10,18 +14,71 @@ export async function saveCheckpoint(
 ): Promise<void> {
   const tensors = [];
   for (const parameter of model.parameters) {
-    tensors.push({
-      name: parameter.name,
-      shape: [...parameter.shape],
-      data: (await model.backend.read(parameter.value)) as Float32Array,
-    });
+    const data = (await model.backend.read(parameter.value)) as Float32Array;
+    const problem = nonFinite(data);
+    if (problem) {
+      throw new UserError(
+        `not saving ${path}: ${model.spec.name}'s ${parameter.name} holds ${problem}; ` +
+          `the training diverged, lower the learning rate (--lr-schedule)`,
+      );
+    }
+    tensors.push({ name: parameter.name, shape: [...parameter.shape], data });
   }
   await saveSafetensors(path, tensors, { model: model.spec.name, ...metadata });
 }
 
-/** Loads a checkpoint into a compiled model; every tensor must be there, with the model's shapes. */
-export async function loadCheckpoint(model: CompiledModel, path: string): Promise<Record<string, string>> {
-  const { tensors, metadata } = await loadSafetensors(path);
+/** "NaN at index 3" for the first value that is not finite, or undefined. */
+function nonFinite(data: Float32Array): string | undefined {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) return `${data[i]} at index ${i}`;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses a checkpoint whose metadata names another model than `modelName`: the one check that
+ * `train --weights`, `eval` and loadCheckpoint share. A checkpoint without a name passes (PyTorch's
+ * own files carry none); its tensors are checked against the model when it loads.
+ */
+export function checkSavedFor(metadata: Record<string, string>, modelName: string, path: string): void {
+  const savedFor = Object.hasOwn(metadata, "model") ? metadata.model : undefined;
+  if (savedFor !== undefined && savedFor !== modelName) {
+    throw new UserError(
+      `${path} is a checkpoint of ${savedFor}, not ${modelName}: name the model it was saved for`,
+    );
+  }
+}
+
+/**
+ * What can be checked of a checkpoint before any model exists: saved for `modelName` (checkSavedFor),
+ * and every weight finite (one line naming the first tensor that is not).
+ */
+export function checkCheckpoint(decoded: DecodedSafetensors, modelName: string, path: string): void {
+  checkSavedFor(decoded.metadata, modelName, path);
+  for (const [name, tensor] of decoded.tensors) {
+    const problem = nonFinite(tensor.data);
+    if (problem) {
+      throw new UserError(
+        `${path}: tensor ${name} holds ${problem}; a model with weights that are not finite ` +
+          `cannot be trained or evaluated, use a checkpoint saved before training diverged`,
+      );
+    }
+  }
+}
+
+/**
+ * Loads a checkpoint into a compiled model: it must be saved for this model (checkSavedFor), hold
+ * every tensor with the model's shapes and no other, and every weight must be finite. `decoded` is
+ * the file already read (e.g. to check it before any work), else it is read from `path`.
+ */
+export async function loadCheckpoint(
+  model: CompiledModel,
+  path: string,
+  decoded?: DecodedSafetensors,
+): Promise<Record<string, string>> {
+  const checkpoint = decoded ?? await loadSafetensors(path);
+  checkCheckpoint(checkpoint, model.spec.name, path);
+  const { tensors, metadata } = checkpoint;
   const values = new Map<string, Float32Array>();
   const expected = new Set(model.parameters.map((p) => p.name));
   const unexpected = [...tensors.keys()].filter((name) => !expected.has(name));

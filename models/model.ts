@@ -3,6 +3,7 @@
  * records every dispatch once. A training step is then [gather, ...forward, loss, ...backward].
  */
 import type { Backend, Dispatch, Tensor } from "../engine/backend.ts";
+import { UserError } from "../engine/errors.ts";
 import { kernels } from "../engine/kernels.ts";
 import { Random } from "../engine/random.ts";
 import { ActivationLayer } from "./layers/activation.ts";
@@ -139,12 +140,21 @@ export class CompiledModel {
     return this.layers.map((layer) => layer.describe());
   }
 
-  /** Replaces every parameter's value (e.g. from a checkpoint), by state_dict name. */
-  loadParameters(values: ReadonlyMap<string, Float32Array>): void {
+  /**
+   * Replaces every parameter's value (e.g. from a checkpoint), by state_dict name. Every value is
+   * checked before any is written, so a refused call leaves the model as it was.
+   */
+  loadParameters(values: ReadonlyMap<string, ArrayLike<number>>): void {
     for (const parameter of this.parameters) {
       const value = values.get(parameter.name);
-      if (!value) throw new Error(`no value for ${parameter.name}`);
-      this.backend.write(parameter.value, value);
+      if (!value) throw new UserError(`${this.spec.name}: no value for ${parameter.name}`);
+      if (value.length !== parameter.value.length) {
+        throw new UserError(
+          `${this.spec.name}: ${parameter.name} takes ${parameter.value.length} values ` +
+            `(${parameter.shape.join("x")}), given ${value.length}`,
+        );
+      }
     }
+    for (const parameter of this.parameters) this.backend.write(parameter.value, values.get(parameter.name)!);
   }
 }

@@ -8,6 +8,8 @@ import type { ModelSpec } from "./model.ts";
 
 const MNIST_PIXELS = 28 * 28;
 const CLASSES = 10;
+/** Far above any buffer an adapter offers (784 x 2^24 float32 is 49 GiB): only keeps the sizes exact. */
+const MAX_HIDDEN = 2 ** 24;
 
 /** 784 -> hidden (ReLU) [-> hidden2 (ReLU)] -> 10, named as PyTorch's fc1, fc2, fc3. */
 export function mlp(hidden: readonly number[]): ModelSpec {
@@ -20,24 +22,30 @@ export function mlp(hidden: readonly number[]): ModelSpec {
   return { name: `mlp-${hidden.join("-")}`, inputShape: [MNIST_PIXELS], pad: 0, layers, classes: CLASSES };
 }
 
-const modelBuilders: Record<string, () => ModelSpec> = { lenet5 };
+/**
+ * The models with fixed names. A Map, not an object: a name comes from the user, and an object would
+ * answer "constructor" or "__proto__" with something from its prototype.
+ */
+const modelBuilders: ReadonlyMap<string, () => ModelSpec> = new Map([["lenet5", lenet5]]);
 
 /** "lenet5", "mlp-300", "mlp-300-100", ... */
 export function modelByName(name: string): ModelSpec {
-  const builder = modelBuilders[name];
+  const builder = modelBuilders.get(name);
   if (builder) return builder();
   const match = /^mlp((?:-[^-]*)+)$/.exec(name);
   if (!match) {
     throw new UserError(
       `unknown model "${name}": use ${
-        Object.keys(modelBuilders).join(", ")
+        [...modelBuilders.keys()].join(", ")
       }, mlp-H or mlp-H1-H2 (e.g. mlp-300-100)`,
     );
   }
   const hidden = match[1].slice(1).split("-").map((part) => {
     const size = Number(part);
-    if (!/^\d+$/.test(part) || !Number.isInteger(size) || size <= 0) {
-      throw new UserError(`model "${name}": hidden size "${part}" must be a positive integer`);
+    if (!/^\d+$/.test(part) || !Number.isInteger(size) || size <= 0 || size > MAX_HIDDEN) {
+      throw new UserError(
+        `model "${name}": hidden size "${part}" must be a positive integer of at most ${MAX_HIDDEN}`,
+      );
     }
     return size;
   });

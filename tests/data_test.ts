@@ -156,8 +156,8 @@ Deno.test("small synthetic IDX files load, raw and gzipped", async () => {
   }
 });
 
-Deno.test("parseIdx reads the dimensions and data of a labels file", () => {
-  const parsed = parseIdx(idxFile([3], [7, 0, 9]), "labels", "labels");
+Deno.test("parseIdx reads the dimensions and data of a labels file", async () => {
+  const parsed = await parseIdx(idxFile([3], [7, 0, 9]), "labels", "labels");
   assert.deepEqual(parsed.dims, [3]);
   assert.deepEqual([...parsed.data], [7, 0, 9]);
 });
@@ -253,13 +253,12 @@ Deno.test("a missing folder or file is a UserError", async () => {
   await assertLoadFails({ ...validFiles(), testLabels: undefined }, FILE_NAMES.testLabels, /is missing/);
 });
 
-Deno.test("fuzz: mutated, truncated and extended IDX pairs parse correctly or throw UserError", () => {
+Deno.test("fuzz: mutated, truncated and extended IDX pairs parse correctly or throw UserError", async () => {
   const random = seededRandom(2024);
   const randomInt = (below: number) => Math.floor(random() * below);
   const valid = tinySet(5, 3, 4, 7);
-  const deadline = performance.now() + 3000;
-  let cases = 0;
-  for (; cases < 4000 && performance.now() < deadline; cases++) {
+  // A fixed number of cases from a fixed seed: the same test on every machine, however fast.
+  for (let cases = 0; cases < 1500; cases++) {
     let images: Uint8Array = valid.images.slice();
     let labels: Uint8Array = valid.labelFile.slice();
     const mutate = (bytes: Uint8Array): Uint8Array => {
@@ -281,15 +280,14 @@ Deno.test("fuzz: mutated, truncated and extended IDX pairs parse correctly or th
     if (randomInt(3) !== 0) images = mutate(images);
     if (randomInt(3) !== 0) labels = mutate(labels);
     try {
-      const set = imageSetFromIdx(images, "fuzz-images", labels, "fuzz-labels");
+      const set = await imageSetFromIdx(images, "fuzz-images", labels, "fuzz-labels");
       assert.equal(set.images.length, set.count * set.rows * set.cols, `case ${cases}`);
       assert.equal(set.labels.length, set.count, `case ${cases}`);
       assert.ok(set.labels.every((label) => label <= 9), `case ${cases}`);
     } catch (error) {
       if (!(error instanceof UserError)) throw new Error(`case ${cases}: not a UserError: ${error}`);
-      assert.match(error.message, /^fuzz-(images|labels) /, `case ${cases}`);
+      assert.match(error.message, /^fuzz-(images|labels) /, `case ${cases}: ${error.message}`);
       assert.doesNotMatch(error.message, /\n/, `case ${cases}`);
     }
   }
-  assert.ok(cases >= 500, `only ${cases} fuzz cases ran in 3 s`);
 });

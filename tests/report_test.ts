@@ -90,10 +90,10 @@ Deno.test("writeFigures refuses a sweep with no ok rows", async () => {
 for (
   const [what, args, expected] of [
     ["a missing CSV", ["--csv", "/nonexistent/sweep.csv"], /\/nonexistent\/sweep\.csv/],
-    ["an unknown flag", ["--colour", "red"], /--colour.*see --help/],
+    ["an unknown flag", ["--colour", "red"], /^error: .*--colour.*see --help/],
   ] as const
 ) {
-  Deno.test(`the report CLI given ${what} prints one line and exits 1`, async () => {
+  Deno.test(`the report CLI given ${what} prints one line and exits 2, as every CLI does`, async () => {
     const repo = new URL("..", import.meta.url).pathname;
     const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
       args: [
@@ -108,8 +108,9 @@ for (
       cwd: repo,
     }).output();
     const errorLines = new TextDecoder().decode(stderr).trimEnd().split("\n");
-    assert.equal(code, 1);
+    assert.equal(code, 2);
     assert.equal(errorLines.length, 1, errorLines.join("\n"));
+    assert.match(errorLines[0], /^error: /);
     assert.match(errorLines[0], expected);
     assert.equal(stdout.length, 0);
   });

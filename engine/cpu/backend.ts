@@ -3,6 +3,7 @@ import {
   type Backend,
   type Bindings,
   type Constants,
+  CPU_MAX_TENSOR_BYTES,
   type Dispatch,
   type DType,
   elementCount,
@@ -49,7 +50,8 @@ export class CpuBackend implements Backend {
   readonly adapter = { name: "cpu (TypeScript twins, one thread)", isSoftware: true };
   readonly ledger = new MemoryLedger();
   readonly maxBindingBytes = 2 ** 31;
-  readonly maxTensorBytes = 2 ** 31;
+  /** The largest tensor in bytes: one typed array of up to 2 GiB. */
+  readonly maxTensorBytes: number = CPU_MAX_TENSOR_BYTES;
   readonly submits = 0;
 
   tensor(label: string, dtype: DType, shape: readonly number[], init?: ArrayLike<number>): Tensor {

@@ -7,6 +7,7 @@ import {
   type Backend,
   type Bindings,
   type Constants,
+  CPU_MAX_TENSOR_BYTES,
   type Dispatch,
   type DType,
   elementCount,
@@ -74,9 +75,11 @@ export class WebGpuBackend implements Backend {
     const length = elementCount(shape);
     const bytes = Math.max(4, length * 4);
     if (bytes > this.maxTensorBytes) {
+      // The CPU path is a way out only where its own limit is higher.
+      const cpuFits = bytes <= CPU_MAX_TENSOR_BYTES ? " or --backend cpu" : "";
       throw new UserError(
         `${label} needs ${(bytes / MiB).toFixed(0)} MiB, over the adapter's maxBufferSize of ` +
-          `${(this.maxTensorBytes / MiB).toFixed(0)} MiB: choose a smaller model or --backend cpu`,
+          `${(this.maxTensorBytes / MiB).toFixed(0)} MiB: choose a smaller model${cpuFits}`,
       );
     }
     const buffer = this.device.createBuffer({
