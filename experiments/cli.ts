@@ -19,20 +19,11 @@ export function parseFlags<T extends ParseArgsConfig["options"]>(args: string[],
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: joined, options, allowPositionals: true, strict: true, tokens: true });
+    // A repeated flag: the last one wins, as with getopt, so that a wrapper's defaults can be overridden.
+    parsed = parseArgs({ args: joined, options, allowPositionals: true, strict: true });
   } catch (error) {
     const message = (error as Error).message.split("\n")[0].replace(/\. To specify.*$/, "");
     throw new UserError(`${message} (see --help)`);
-  }
-  // parseArgs keeps the last of a repeated flag silently: "--epochs 1 --epochs 20" is more likely a
-  // mistake than a wish, so say so rather than guess.
-  const seen = new Set<string>();
-  for (const token of parsed.tokens ?? []) {
-    if (token.kind !== "option") continue;
-    if (seen.has(token.name)) {
-      throw new UserError(`--${token.name} is given twice: give it once (see --help)`);
-    }
-    seen.add(token.name);
   }
   return { values: parsed.values, positionals: parsed.positionals };
 }
@@ -74,8 +65,8 @@ export const FLAG_RANGES: ReadonlyMap<string, FlagRange> = new Map([
   ["shard", integers(1, 10_000)],
   ["budget-hours", positive(10_000)],
   ["time-limit-minutes", positive(600_000)],
-  /** A learning rate in --lr-schedule; its epochs take the range of --epochs. */
-  ["learning-rate", positive(100)],
+  /** A learning rate in --lr-schedule, up to float32's largest (the kernels' type); epochs as --epochs. */
+  ["learning-rate", positive(3.4e38)],
 ]);
 
 function rangeOf(name: string): FlagRange {
@@ -84,10 +75,15 @@ function rangeOf(name: string): FlagRange {
   return range;
 }
 
+/** 4,294,967,295, but 3.4e+38 where separators would run on. */
+function formatNumber(value: number): string {
+  return value >= 1e12 ? value.toExponential() : value.toLocaleString("en");
+}
+
 function describeRange(range: FlagRange): string {
   const kind = range.integer ? "an integer" : "a number";
-  const low = range.aboveMin ? `above ${range.min}` : `from ${range.min.toLocaleString("en")}`;
-  return `${kind} ${low} to ${range.max.toLocaleString("en")}`;
+  const low = range.aboveMin ? `above ${range.min}` : `of at least ${formatNumber(range.min)}`;
+  return `${kind} ${low} and at most ${formatNumber(range.max)}`;
 }
 
 /**
@@ -103,9 +99,10 @@ export function checkRange(name: string, number: number, label = `--${name}`, mi
   return number;
 }
 
-/** Decimal digits only: no hex, exponent, sign or blank, so "0x10" or "1e3" is not read as a number. */
+/** Decimal digits only: no hex, exponent, "+" or blank, so "0x10" or "1e3" is not read as an integer. */
 const INTEGER_TEXT = /^-?\d+$/;
-const NUMBER_TEXT = /^-?(\d+\.?\d*|\.\d+)$/;
+/** A decimal, with an exponent if wanted ("0.5", "1e-4"); no hex, "Infinity" or "NaN". */
+const NUMBER_TEXT = /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /** A numeric flag's value in its range (FLAG_RANGES); undefined stays undefined. */
 export function numberFlag(name: string, value: string | undefined, min?: number): number | undefined {
@@ -126,7 +123,7 @@ export function integerFlag(name: string, value: string | undefined, min: number
 export function flagRanges(names: readonly string[]): string {
   const parts = names.map((name) => {
     const { min, max, aboveMin } = rangeOf(name);
-    return `--${name} ${aboveMin ? `>${min}` : min.toLocaleString("en")}..${max.toLocaleString("en")}`;
+    return `--${name} ${aboveMin ? `>${min}` : formatNumber(min)}..${formatNumber(max)}`;
   });
   return `  ranges: ${parts.join(", ")}`;
 }
