@@ -89,7 +89,8 @@ export async function checkOutputFile(path: string, what = "output"): Promise<vo
   try {
     info = await Deno.lstat(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return;
+    // Nothing there, or a folder on the way that is missing or a file: the folder's own check says which.
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) return;
     throw new UserError(`${what} ${path}: ${describeFsError(error, path)}; choose a writable output path`);
   }
   if (info.isFile) return;

@@ -327,6 +327,7 @@ async function packagedMnistDir(): Promise<string> {
 }
 
 async function checkFolder(dir: string): Promise<void> {
+  if (dir.trim() === "") throw new UserError(`MNIST folder "${dir}": the path is empty; ${folderHint()}`);
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(dir);
