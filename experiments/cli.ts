@@ -82,6 +82,9 @@ function formatNumber(value: number): string {
 
 function describeRange(range: FlagRange): string {
   const kind = range.integer ? "an integer" : "a number";
+  if (range.aboveMin && range.min === 0) {
+    return `a positive ${kind.slice(2)} of at most ${formatNumber(range.max)}`;
+  }
   const low = range.aboveMin ? `above ${range.min}` : `of at least ${formatNumber(range.min)}`;
   return `${kind} ${low} and at most ${formatNumber(range.max)}`;
 }

@@ -148,7 +148,7 @@ for (
     [
       "train",
       ["mlp-8", "--lr-schedule", "1:4e38"],
-      /rate 4e38: must be a number above 0 and at most 3\.4e\+38/,
+      /rate 4e38: must be a positive number of at most 3\.4e\+38/,
     ],
     [
       "train",
@@ -413,6 +413,20 @@ Deno.test("5. a kill -9 in the middle of a write leaves litter that the next wri
   assert.equal(await Deno.readTextFile(path), "after");
 });
 
+// ---------- 6. results that mix or collide (the results store, issue 10): from the user's side ----------
+
+Deno.test("6. a sweep into an output CSV that is not its store's is refused, and the file is kept", async () => {
+  const csv = `${tmp}/theirs.csv`;
+  const theirs = "model,accuracy\nmine,0.99\n";
+  await Deno.writeTextFile(csv, theirs);
+  const result = await task("sweep", [
+    ...["--models", "mlp-8", "--paths", "cpu", "--train-backend", "cpu", "--epochs", "1", "--data", tiny],
+    ...["--out", csv, "--figures", `${tmp}/figures-6`],
+  ]);
+  assertRefused(result, /theirs\.csv/);
+  assert.equal(await Deno.readTextFile(csv), theirs);
+});
+
 // ---------- 7. small inconsistencies ----------
 
 Deno.test("7. train --epochs 0 --weights X prints the test accuracy without --json too", async () => {
@@ -424,7 +438,9 @@ Deno.test("7. train --epochs 0 --weights X prints the test accuracy without --js
 
 Deno.test("7. report refuses accuracies outside [0, 1] and negative times, naming file and line", async () => {
   const good = "mlp-8,mlp1,8,,6370,cpu,cpu,1,8,0.5,0.1,0.1,0.1,wall,1,1,1,1,1,ok";
-  const header = (await import("../experiments/results.ts")).RESULT_COLUMNS.join(",");
+  const header = "model,family,hidden1,hidden2,parameters,path,adapter,epochs,train_images,test_accuracy," +
+    "infer_ms_median,infer_ms_p10,infer_ms_p90,clock,param_bytes,activation_bytes,peak_infer_bytes," +
+    "peak_train_bytes,train_seconds,status";
   for (
     const [row, expected] of [
       [good.replace(",0.5,", ",1.5,"), /line 3 is malformed: test_accuracy 1\.5 is outside \[0, 1\]/],
