@@ -142,7 +142,8 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
  * exists must be a folder we may write in (the rest is created when the first file is written).
  */
 export async function checkWritableDir(dir: string): Promise<void> {
-  let existing = dir === "" ? "." : dir;
+  refuseEmptyDir(dir);
+  let existing = dir;
   for (;;) {
     try {
       const info = await Deno.stat(existing);
@@ -172,6 +173,11 @@ export async function checkWritableDir(dir: string): Promise<void> {
   }
 }
 
+/** An empty folder name would put files at the root ("" + "/name"): refuse it. */
+function refuseEmptyDir(dir: string): void {
+  if (dir.trim() === "") throw new UserError(`output folder "${dir}": the path is empty; name a folder`);
+}
+
 /**
  * Checks an output file before any work: a path that may be written (checkOutputFile) in a folder
  * that exists or can be created, and in which we may write (checkWritableDir). Creates nothing.
@@ -183,6 +189,7 @@ export async function checkOutputPath(path: string, what = "output"): Promise<vo
 
 /** Creates `dir` (and its parents) if needed and checks a file can be written in it. */
 export async function ensureWritableDir(dir: string): Promise<void> {
+  refuseEmptyDir(dir);
   try {
     await Deno.mkdir(dir, { recursive: true });
     const probe = await Deno.makeTempFile({ dir, prefix: ".write-probe-" });

@@ -353,6 +353,15 @@ Deno.test("5. --save onto a folder, an empty path, a FIFO or a symbolic link: re
   assert.deepEqual([...Deno.readDirSync(folder)], []);
 });
 
+Deno.test("5. an empty --figures or --out is refused, not read as the root folder", async () => {
+  for (const flag of ["--figures", "--out"]) {
+    assertRefused(
+      await task("sweep", [flag, "", "--data", "/nonexistent/mnist"]),
+      /(output folder|--out) "": the path is empty/,
+    );
+  }
+});
+
 Deno.test("5. device nodes such as /dev/null are refused, and left alone", async () => {
   await assert.rejects(checkOutputFile("/dev/null", "--save"), /--save \/dev\/null is a device/);
   await assert.rejects(writeFileAtomic("/dev/null", "x"), /\/dev\/null is a device/);
