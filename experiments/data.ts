@@ -43,12 +43,14 @@ const INFLATE_INPUT_BYTES = 4096;
  * Parses one IDX file of unsigned bytes (magic 0x00000803 for images, 0x00000801 for labels, big-endian
  * dimensions), raw or gzipped, from a stream of its bytes. The data is read into one array of the size
  * the header declares; a stream that goes on past it (a gzip bomb, extra bytes) is cancelled there and
- * refused, so memory stays bounded by the header, and the header by MAX_IDX_DATA_BYTES.
+ * refused, so memory stays bounded by the header, and the header by MAX_IDX_DATA_BYTES. `fileBytes`,
+ * a raw file's size where known, lets the array start at its final size.
  */
 export async function readIdx(
   source: ReadableStream<Uint8Array>,
   fileName: string,
   expect: "images" | "labels",
+  fileBytes?: number,
 ): Promise<{ dims: number[]; data: Uint8Array }> {
   const input = source.getReader();
   const first = await readOrFail(input, fileName, "read");
@@ -70,7 +72,8 @@ export async function readIdx(
     : rest;
   const reader = stream.getReader();
   try {
-    return await collectIdx(reader, fileName, expect, gzipped);
+    // A raw file's size bounds its data: the array can start at that size rather than grow to it.
+    return await collectIdx(reader, fileName, expect, gzipped, gzipped ? undefined : fileBytes);
   } finally {
     await reader.cancel().catch(() => {});
   }
@@ -116,6 +119,7 @@ async function collectIdx(
   fileName: string,
   expect: "images" | "labels",
   gzipped: boolean,
+  sizeHint: number | undefined,
 ): Promise<{ dims: number[]; data: Uint8Array }> {
   const wantedDims = IDX_DIMENSIONS[expect];
   const wantedMagic = hex32(UNSIGNED_BYTE_TYPE << 8 | wantedDims);
@@ -155,7 +159,7 @@ async function collectIdx(
     }
     // Grown as bytes arrive, so that a short file whose header declares gigabytes costs no more than it holds.
     declared = dataLength;
-    data = new Uint8Array(Math.min(dataLength, 2 ** 20));
+    data = new Uint8Array(Math.min(dataLength, Math.max(2 ** 20, sizeHint ?? 0)));
   };
   for (;;) {
     const chunk = await readOrFail(reader, fileName, what);
@@ -345,19 +349,21 @@ async function readIdxFile(
   expect: "images" | "labels",
 ): Promise<{ path: string; idx: Idx }> {
   for (const path of [join(dir, name), join(dir, `${name}.gz`)]) {
-    let file: Deno.FsFile;
+    let file: Deno.FsFile, size: number;
     try {
       file = await Deno.open(path);
-      if (!(await file.stat()).isFile) {
+      const info = await file.stat();
+      if (!info.isFile) {
         file.close();
         throw new Deno.errors.IsADirectory();
       }
+      size = info.size;
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) continue;
       throw new UserError(`cannot read ${path}: ${describeReadError(error)}`);
     }
     // readIdx cancels the stream when done or refused, which closes the file.
-    return { path, idx: await readIdx(file.readable, path, expect) };
+    return { path, idx: await readIdx(file.readable, path, expect, size) };
   }
   throw new UserError(`MNIST file ${join(dir, name)} (or ${name}.gz) is missing; ${folderHint()}`);
 }
