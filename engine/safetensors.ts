@@ -3,7 +3,6 @@
  * an 8-byte little-endian header length N, N bytes of JSON header, then the tensor bytes back to back.
  */
 import { UserError } from "./errors.ts";
-import { readFileBytes, writeFileAtomic } from "./files.ts";
 
 export interface NamedTensor {
   name: string;
@@ -180,17 +179,4 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): DecodedSaf
   }
   // fromEntries defines own properties, so even a key named "__proto__" survives.
   return { tensors, metadata: Object.fromEntries(metadataPairs) };
-}
-
-/** Writes a checkpoint atomically: readers never see a half-written file. */
-export async function saveSafetensors(
-  path: string,
-  tensors: NamedTensor[],
-  metadata: Record<string, string>,
-): Promise<void> {
-  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
-}
-
-export async function loadSafetensors(path: string): Promise<DecodedSafetensors> {
-  return decodeSafetensors(await readFileBytes(path), path);
 }

@@ -1,11 +1,11 @@
 /** Setting up a run: the backend by name, MNIST with its statistics, the data on the device. */
 import type { Backend, BackendKind } from "../engine/backend.ts";
-import { CpuBackend } from "../engine/cpu/backend.ts";
+import { createBackend as createEngineBackend } from "../engine/create.ts";
 import { UserError } from "../engine/errors.ts";
-import { WebGpuBackend } from "../engine/webgpu/backend.ts";
 import { describeAdapter } from "../engine/webgpu/device.ts";
 import { DeviceDataSet, type PixelStats } from "../models/dataset.ts";
 import type { CompiledModel } from "../models/model.ts";
+import { prepareWebGpuEnvironment } from "../io/webgpu.ts";
 import { loadMnist, type Mnist, pixelMeanStd } from "./data.ts";
 
 export function backendKind(value: string | undefined): BackendKind {
@@ -14,8 +14,10 @@ export function backendKind(value: string | undefined): BackendKind {
   return kind;
 }
 
-export async function createBackend(kind: BackendKind): Promise<Backend> {
-  return kind === "cpu" ? new CpuBackend() : await WebGpuBackend.create();
+/** The engine's backend, after setting up Deno's WebGPU environment (io/webgpu.ts). */
+export function createBackend(kind: BackendKind): Promise<Backend> {
+  if (kind === "webgpu") prepareWebGpuEnvironment();
+  return createEngineBackend(kind);
 }
 
 export function adapterLine(backend: Backend): string {
