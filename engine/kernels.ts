@@ -5,6 +5,7 @@
  */
 import type { Constants } from "./backend.ts";
 
+/** One kernel: its WGSL file and entry point (the twin's name too) and its grid for given constants. */
 export interface Kernel {
   /** File in shaders/. */
   readonly shader: string;
@@ -25,11 +26,12 @@ const flat = (shader: string, entry: string): Kernel => ({
   folds: true,
 });
 
+/** Every kernel the engine dispatches, by entry point. */
 export const kernels = {
   gather_batch: {
     shader: "data.wgsl",
     entry: "gather_batch",
-    grid: (c) => [(c.ROWS + 2 * (c.PAD ?? 0)) * (c.COLS + 2 * (c.PAD ?? 0)), c.B, 1],
+    grid: (c) => [(c.C ?? 1) * (c.ROWS + 2 * (c.PAD ?? 0)) * (c.COLS + 2 * (c.PAD ?? 0)), c.B, 1],
   },
   dense_forward: {
     shader: "dense.wgsl",
