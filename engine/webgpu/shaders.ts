@@ -4,7 +4,9 @@
  * each entry point's bindings, workgroup size and override constants, so bind group layouts are built,
  * and bindings checked, from the shader itself.
  */
-import { WgslReflect } from "wgsl_reflect";
+// Inline, not the import map's bare name: a module loaded from a URL has no import map.
+// deno-lint-ignore no-import-prefix
+import { WgslReflect } from "npm:wgsl_reflect@1.6.0/wgsl_reflect.module.js";
 import { WGSL } from "./wgsl.generated.ts";
 
 export interface EntryReflection {

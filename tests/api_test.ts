@@ -1,0 +1,50 @@
+/** The public API as a user meets it: mod.ts's own example runs, and the docs lint clean. */
+import assert from "node:assert/strict";
+import { REPO_ROOT } from "./helpers.ts";
+
+/** The first ```ts block of a module's doc comment, its "./mod.ts" imports made absolute. */
+export function moduleExample(module: string): string {
+  const text = Deno.readTextFileSync(new URL(module, REPO_ROOT));
+  const block = /```ts\n([\s\S]*?)```/.exec(text);
+  assert.ok(block, `${module} has no example`);
+  const code = block[1].split("\n").map((line) => line.replace(/^ \* ?/, "")).join("\n");
+  return code.replaceAll('"./mod.ts"', JSON.stringify(new URL(module, REPO_ROOT).href));
+}
+
+async function deno(args: string[], cwd: string | URL = REPO_ROOT) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  return { code, out: new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr) };
+}
+
+Deno.test("mod.ts's example trains, evaluates, predicts and encodes a checkpoint", async () => {
+  // Outside the repository, as a user's own file: no deno.json, no import map.
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/example.ts`;
+  try {
+    await Deno.writeTextFile(file, moduleExample("mod.ts"));
+    const { code, out } = await deno(["run", "--allow-read", "--allow-env", file], dir);
+    assert.equal(code, 0, out);
+    const { loss, accuracy, classes, bytes } = JSON.parse(out);
+    // An epoch of 64 images at the lab's first rate barely moves LeNet-5 from chance (ln 10 = 2.30).
+    assert.ok(loss > 1.5 && loss < 3, out);
+    assert.ok(accuracy >= 0 && accuracy <= 1, out);
+    assert.equal(classes.length, 1);
+    assert.ok(Number.isInteger(classes[0]) && classes[0] >= 0 && classes[0] < 10, out);
+    assert.ok(bytes > 61706 * 4, `a LeNet-5 checkpoint holds 61,706 floats: ${out}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+for (const module of ["mod.ts", "study.ts", "io/mod.ts"]) {
+  Deno.test(`deno doc --lint ${module}: no problem`, async () => {
+    const { code, out } = await deno(["doc", "--lint", module]);
+    assert.equal(code, 0, out);
+  });
+}
