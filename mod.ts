@@ -55,7 +55,7 @@ export { elementCount, repeated } from "./engine/backend.ts";
 export { createBackend } from "./engine/create.ts";
 export { CpuBackend } from "./engine/cpu/backend.ts";
 export { WebGpuBackend } from "./engine/webgpu/backend.ts";
-export { type Kernel, kernels } from "./engine/kernels.ts";
+export { type Kernel, type KernelName, kernels } from "./engine/kernels.ts";
 export { type MemoryCount, type MemoryDevice, MemoryLedger } from "./engine/memory.ts";
 export { Random } from "./engine/random.ts";
 export { UserError } from "./engine/errors.ts";

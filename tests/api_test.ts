@@ -48,3 +48,13 @@ for (const module of ["mod.ts", "study.ts", "io/mod.ts"]) {
     assert.equal(code, 0, out);
   });
 }
+
+Deno.test("deno publish --dry-run passes (no slow types) and ships no tests, goldens or results", async () => {
+  const { code, out } = await deno(["publish", "--dry-run", "--allow-dirty"]);
+  assert.equal(code, 0, out);
+  const files = [...out.matchAll(/file:\/\/\S+/g)].map((m) =>
+    m[0].slice(new URL(".", REPO_ROOT).href.length)
+  );
+  assert.ok(files.includes("mod.ts") && files.includes("engine/webgpu/wgsl.generated.ts"), out);
+  assert.deepEqual(files.filter((file) => /^(tests|docs|results)\//.test(file)), []);
+});

@@ -51,7 +51,7 @@ export class CpuBackend implements Backend {
   /** The twins, on one thread. */
   readonly adapter = { name: "cpu (TypeScript twins, one thread)", isSoftware: true };
   /** Typed arrays allocated, counted. */
-  readonly ledger = new MemoryLedger();
+  readonly ledger: MemoryLedger = new MemoryLedger();
   readonly maxBindingBytes = 2 ** 31;
   readonly maxTensorBytes = 2 ** 31;
   readonly submits = 0;

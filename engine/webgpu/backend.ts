@@ -40,7 +40,7 @@ export class WebGpuBackend implements Backend {
   /** Always "webgpu". */
   readonly kind = "webgpu";
   /** GPU buffers allocated, counted. */
-  readonly ledger = new MemoryLedger();
+  readonly ledger: MemoryLedger = new MemoryLedger();
   readonly maxBindingBytes: number;
   readonly maxTensorBytes: number;
   #submits = 0;
