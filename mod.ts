@@ -84,4 +84,17 @@ export {
 } from "./models/dataset.ts";
 export { evaluate, type PassResult, type Progress, trainEpoch } from "./models/training.ts";
 export { predict, type Prediction } from "./models/predict.ts";
+export {
+  DivergedError,
+  type EpochResult,
+  learningRateAt,
+  type ScheduleEntry,
+  secondsPerTrainingStep,
+  SHUFFLE_STREAM,
+  type TrainingOptions,
+  type TrainingPlan,
+  type TrainingProgress,
+  type TrainingRun,
+  trainModel,
+} from "./models/trainer.ts";
 export { decodeCheckpoint, encodeCheckpoint } from "./models/checkpoint.ts";
