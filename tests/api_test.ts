@@ -43,9 +43,11 @@ Deno.test("mod.ts's example trains, evaluates, predicts and encodes a checkpoint
 });
 
 for (const module of ["mod.ts", "study.ts", "io/mod.ts"]) {
-  Deno.test(`deno doc --lint ${module}: no problem`, async () => {
-    const { code, out } = await deno(["doc", "--lint", module]);
-    assert.equal(code, 0, out);
+  Deno.test(`deno doc --lint ${module}: no problem; deno check --doc: its example type-checks`, async () => {
+    const linted = await deno(["doc", "--lint", module]);
+    assert.equal(linted.code, 0, linted.out);
+    const checked = await deno(["check", "--doc", module]);
+    assert.equal(checked.code, 0, checked.out);
   });
 }
 
