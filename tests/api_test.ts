@@ -42,6 +42,44 @@ Deno.test("mod.ts's example trains, evaluates, predicts and encodes a checkpoint
   }
 });
 
+Deno.test("mod.ts loads and trains from an http URL: the engine reads no file and needs no import map", async () => {
+  const root = new URL(".", REPO_ROOT);
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (request) => {
+    try {
+      const body = await Deno.readFile(new URL(new URL(request.url).pathname.slice(1), root));
+      return new Response(body, { headers: { "content-type": "application/typescript" } });
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+  const dir = await Deno.makeTempDir();
+  try {
+    const host = `127.0.0.1:${server.addr.port}`;
+    const code = moduleExample("mod.ts").replaceAll(
+      new URL("mod.ts", REPO_ROOT).href,
+      `http://${host}/mod.ts`,
+    );
+    await Deno.writeTextFile(`${dir}/example.ts`, code);
+    const run = await deno(
+      [
+        "run",
+        `--allow-import=${host}`,
+        `--reload=http://${host}`,
+        "--allow-read",
+        "--allow-env",
+        "example.ts",
+      ],
+      dir,
+    );
+    assert.equal(run.code, 0, run.out);
+    const printed = run.out.split("\n").find((line) => line.startsWith("{"));
+    assert.ok(printed && JSON.parse(printed).bytes > 61706 * 4, run.out);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 for (const module of ["mod.ts", "study.ts", "io/mod.ts"]) {
   Deno.test(`deno doc --lint ${module}: no problem; deno check --doc: its example type-checks`, async () => {
     const linted = await deno(["doc", "--lint", module]);
