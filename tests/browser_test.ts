@@ -128,6 +128,17 @@ Deno.test({
       );
       const screenshot = Deno.env.get("BROWSER_SCREENSHOT");
       if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+
+      // A browser without WebGPU is told so, and offered the CPU path.
+      const bare = await browser.newPage();
+      await bare.evaluateOnNewDocument(() => delete (Navigator.prototype as { gpu?: unknown }).gpu);
+      await bare.goto(`http://127.0.0.1:${server.addr.port}/`);
+      const { hasGpu: bareGpu } = await bare.evaluate(() =>
+        (globalThis as unknown as { lab: Lab }).lab.ready
+      );
+      assert.equal(bareGpu, false);
+      assert.match(await bare.$eval("#gpu", (e) => e.textContent ?? ""), /This browser has no WebGPU/);
+      assert.equal(await bare.$eval("#backend", (e) => (e as unknown as { value: string }).value), "cpu");
     } finally {
       await browser.close();
       await server.shutdown();
