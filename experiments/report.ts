@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { initWasm, Resvg } from "@resvg/resvg-wasm";
 import type { TopLevelSpec } from "vega-lite";
 import { UserError } from "../engine/errors.ts";
-import { ensureWritableDir, readFileBytes, writeFileAtomic } from "../engine/files.ts";
+import { ensureWritableDir, readFileBytes, writeFileAtomic } from "../io/files.ts";
 import { type ExecutionPath, type Family, parseResults, type ResultRow } from "./results.ts";
 import { mergeStores } from "./store.ts";
 

@@ -4,8 +4,8 @@
  */
 import { dirname } from "node:path";
 import { UserError } from "../engine/errors.ts";
-import { ensureWritableDir } from "../engine/files.ts";
-import { loadCheckpoint, saveCheckpoint } from "../models/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { ensureWritableDir } from "../io/files.ts";
 import { CompiledModel } from "../models/model.ts";
 import { modelByName } from "../models/zoo.ts";
 import { integerFlag, parseFlags, runMain } from "./cli.ts";

@@ -1,14 +1,17 @@
-/** Checkpoints as safetensors, with the names, shapes and layouts of PyTorch's state_dict. */
+/**
+ * Checkpoints as safetensors bytes, with the names, shapes and layouts of PyTorch's state_dict.
+ * Files are the Deno side's business (io/checkpoint.ts); here a checkpoint is a Uint8Array.
+ */
 import { UserError } from "../engine/errors.ts";
-import { loadSafetensors, saveSafetensors } from "../engine/safetensors.ts";
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "../engine/safetensors.ts";
 import type { CompiledModel } from "./model.ts";
 
-export async function saveCheckpoint(
+/** The model's parameters as safetensors bytes, the model's name in the metadata with `metadata`. */
+export async function encodeCheckpoint(
   model: CompiledModel,
-  path: string,
-  metadata: Record<string, string>,
-): Promise<void> {
-  const tensors = [];
+  metadata: Record<string, string> = {},
+): Promise<Uint8Array> {
+  const tensors: NamedTensor[] = [];
   for (const parameter of model.parameters) {
     tensors.push({
       name: parameter.name,
@@ -16,12 +19,19 @@ export async function saveCheckpoint(
       data: (await model.backend.read(parameter.value)) as Float32Array,
     });
   }
-  await saveSafetensors(path, tensors, { model: model.spec.name, ...metadata });
+  return encodeSafetensors(tensors, { model: model.spec.name, ...metadata });
 }
 
-/** Loads a checkpoint into a compiled model; every tensor must be there, with the model's shapes. */
-export async function loadCheckpoint(model: CompiledModel, path: string): Promise<Record<string, string>> {
-  const { tensors, metadata } = await loadSafetensors(path);
+/**
+ * Loads checkpoint bytes into a compiled model and returns their metadata; every tensor must be
+ * there, with the model's shapes. `path` names the bytes' origin in error messages.
+ */
+export function decodeCheckpoint(
+  model: CompiledModel,
+  bytes: Uint8Array,
+  path = "the checkpoint",
+): Record<string, string> {
+  const { tensors, metadata } = decodeSafetensors(bytes, path);
   const values = new Map<string, Float32Array>();
   const expected = new Set(model.parameters.map((p) => p.name));
   const unexpected = [...tensors.keys()].filter((name) => !expected.has(name));

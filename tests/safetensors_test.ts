@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import { UserError } from "../engine/errors.ts";
-import { ensureWritableDir, writeFileAtomic } from "../engine/files.ts";
-import {
-  decodeSafetensors,
-  encodeSafetensors,
-  loadSafetensors,
-  type NamedTensor,
-  saveSafetensors,
-} from "../engine/safetensors.ts";
+import { ensureWritableDir, writeFileAtomic } from "../io/files.ts";
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "../engine/safetensors.ts";
+import { loadSafetensors, saveSafetensors } from "../io/checkpoint.ts";
 
 const SOURCE = "test.safetensors";
 
