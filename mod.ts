@@ -1,27 +1,100 @@
 /**
- * webgpu-lenet: a WebGPU deep-learning engine with hand-written WGSL kernels and TypeScript twins.
+ * webgpu-lenet: a WebGPU deep-learning engine with hand-written WGSL kernels and TypeScript twins of
+ * every kernel (the CPU path). Define a model from layers, compile it for a backend and a batch size,
+ * train it on your own images, evaluate it, run it, and save its parameters as safetensors bytes.
+ * The same modules run in Deno (`--unstable-webgpu`), from a URL and in a browser; the Deno side's
+ * files and WebGPU set-up are in `./io`, the lab's study (MNIST, its protocol, measurement) in `./study`.
  *
  * ```ts
- * import { CompiledModel, createBackend, lenet5 } from "./mod.ts";
- * const backend = await createBackend("webgpu");
- * const model = new CompiledModel(backend, lenet5(), 4, 0);
+ * import {
+ *   channelMeanStd,
+ *   CompiledModel,
+ *   createBackend,
+ *   DeviceDataSet,
+ *   encodeCheckpoint,
+ *   evaluate,
+ *   lenet5,
+ *   predict,
+ *   trainEpoch,
+ * } from "./mod.ts";
+ *
+ * // 64 random 28x28 "digits" of 10 classes, as bytes; any C x H x W, bytes or float32, will do.
+ * const count = 64;
+ * const images = Uint8Array.from({ length: count * 28 * 28 }, (_, i) => (i * 37) % 256);
+ * const labels = Uint8Array.from({ length: count }, (_, i) => i % 10);
+ * const set = { images, labels, count, channels: 1, rows: 28, cols: 28, classes: 10 };
+ *
+ * const backend = await createBackend("cpu"); // or "webgpu"
+ * const model = new CompiledModel(backend, lenet5(), 4, 0); // batch 4, seed 0
+ * const stats = channelMeanStd(set);
+ * const data = new DeviceDataSet(backend, "mine", set, stats);
+ * const trained = await trainEpoch(model, data, 0.0005, Uint32Array.from({ length: count }, (_, i) => i));
+ * const { accuracy } = await evaluate(model, data);
+ * const { classes } = await predict(model, { ...set, count: 1, images: images.subarray(0, 784) }, stats);
+ * const checkpoint: Uint8Array = await encodeCheckpoint(model, { note: "one epoch" });
+ * console.log(JSON.stringify({ loss: trained.loss, accuracy, classes, bytes: checkpoint.length }));
+ * backend.destroy();
  * ```
+ *
+ * @module
  */
-export type { Backend, BackendKind, Binding, Constants, Dispatch, Tensor } from "./engine/backend.ts";
-export { repeated } from "./engine/backend.ts";
+export type {
+  AdapterDescription,
+  Backend,
+  BackendKind,
+  Binding,
+  Bindings,
+  Constants,
+  Dispatch,
+  DType,
+  KernelTimes,
+  Tensor,
+  TensorSlice,
+} from "./engine/backend.ts";
+export { elementCount, repeated } from "./engine/backend.ts";
+export { createBackend } from "./engine/create.ts";
 export { CpuBackend } from "./engine/cpu/backend.ts";
 export { WebGpuBackend } from "./engine/webgpu/backend.ts";
-export { kernels } from "./engine/kernels.ts";
-export { MemoryLedger } from "./engine/memory.ts";
+export { type Kernel, type KernelName, kernels } from "./engine/kernels.ts";
+export { type MemoryCount, type MemoryDevice, MemoryLedger } from "./engine/memory.ts";
 export { Random } from "./engine/random.ts";
 export { UserError } from "./engine/errors.ts";
-export { loadSafetensors, saveSafetensors } from "./engine/safetensors.ts";
-export { CompiledModel, type ModelSpec } from "./models/model.ts";
-export { DeviceDataSet } from "./models/dataset.ts";
-export { evaluate, trainEpoch } from "./models/training.ts";
+export {
+  type DecodedSafetensors,
+  decodeSafetensors,
+  encodeSafetensors,
+  type NamedTensor,
+} from "./engine/safetensors.ts";
+export type { Activation, BuildContext, BuiltLayer, Layer, Parameter } from "./models/layers/layer.ts";
+export type { ActivationName } from "./engine/cpu/activation.ts";
+export { ActivationLayer, relu, tanh } from "./models/layers/activation.ts";
+export { Conv2d } from "./models/layers/conv2d.ts";
+export { Dense } from "./models/layers/dense.ts";
+export { MaxPool2d } from "./models/layers/maxpool2d.ts";
+export { CompiledModel, fuseActivations, type ModelSpec } from "./models/model.ts";
+export { lenet5 } from "./models/lenet5.ts";
 export { mlp, modelByName } from "./models/zoo.ts";
-export { loadCheckpoint, saveCheckpoint } from "./models/checkpoint.ts";
-export { loadMnist, pixelMeanStd } from "./experiments/data.ts";
-export { learningRateForEpoch, parseSchedule, PROTOCOL } from "./experiments/protocol.ts";
-export { createBackend } from "./experiments/session.ts";
-export { inferencePrograms, measureInference, memoryFigures } from "./experiments/measure.ts";
+export {
+  type ByteImageSet,
+  channelMeanStd,
+  type ChannelStats,
+  DeviceDataSet,
+  type LabelledImages,
+  type PixelStats,
+} from "./models/dataset.ts";
+export { evaluate, type PassResult, type Progress, trainEpoch } from "./models/training.ts";
+export { predict, type Prediction } from "./models/predict.ts";
+export {
+  DivergedError,
+  type EpochResult,
+  learningRateAt,
+  type ScheduleEntry,
+  secondsPerTrainingStep,
+  SHUFFLE_STREAM,
+  type TrainingOptions,
+  type TrainingPlan,
+  type TrainingProgress,
+  type TrainingRun,
+  trainModel,
+} from "./models/trainer.ts";
+export { decodeCheckpoint, encodeCheckpoint } from "./models/checkpoint.ts";

@@ -8,12 +8,18 @@
 import type { MemoryLedger } from "./memory.ts";
 import type { Kernel } from "./kernels.ts";
 
+/** The element types tensors hold: float32 values or u32 words (labels, packed bytes, counters). */
 export type DType = "f32" | "u32";
+/** "webgpu": the WGSL kernels on a WebGPU device; "cpu": their TypeScript twins. */
 export type BackendKind = "webgpu" | "cpu";
 
+/** A tensor on a backend: a GPU buffer or a typed array, created once when a model is compiled. */
 export interface Tensor {
+  /** Its name, in errors and in the memory ledger. */
   readonly label: string;
+  /** Element type. */
   readonly dtype: DType;
+  /** Shape, outermost first. */
   readonly shape: readonly number[];
   /** Number of elements. */
   readonly length: number;
@@ -30,21 +36,29 @@ export const CPU_MAX_TENSOR_BYTES = 2 ** 31;
 
 /** A tensor, or a contiguous slice of one (in elements), as a kernel binding. */
 export interface TensorSlice {
+  /** The tensor bound. */
   readonly tensor: Tensor;
+  /** First element. */
   readonly offset: number;
+  /** Elements. */
   readonly length: number;
 }
+/** What a kernel binding takes: a whole tensor or a slice of one. */
 export type Binding = Tensor | TensorSlice;
+/** A kernel's bindings by their WGSL names. */
 export type Bindings = Record<string, Binding>;
 /** Shape constants: WGSL `override` constants on the GPU, plain arguments to the twin on the CPU. */
 export type Constants = Record<string, number>;
 
 /** One recorded kernel call, ready to replay. Opaque outside its backend. */
 export interface Dispatch {
+  /** The kernel called. */
   readonly kernel: Kernel;
+  /** The shape constants it was recorded with. */
   readonly constants: Constants;
 }
 
+/** Which device a backend runs on, as its driver names it. */
 export interface AdapterDescription {
   /** e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or "cpu (TypeScript twins)". */
   readonly name: string;
@@ -52,25 +66,34 @@ export interface AdapterDescription {
   readonly isSoftware: boolean;
 }
 
+/** What `timeKernels` measured. */
 export interface KernelTimes {
   /** Milliseconds of each program timed, in order. */
   readonly msPerProgram: number[];
+  /** How the times were taken: "GPU timestamps" or a wall clock. */
   readonly clock: string;
 }
 
+/** What a model is written against: tensors, kernel dispatches recorded once and replayed, readbacks. */
 export interface Backend {
+  /** Which implementation this is. */
   readonly kind: BackendKind;
+  /** The device it runs on. */
   readonly adapter: AdapterDescription;
+  /** Every tensor it allocates, counted. */
   readonly ledger: MemoryLedger;
   /** Largest tensor slice one binding may cover, in bytes. */
   readonly maxBindingBytes: number;
   /** Largest single tensor, in bytes. */
   readonly maxTensorBytes: number;
 
+  /** Creates a tensor (zeros, or `init`), entered in the ledger. */
   tensor(label: string, dtype: DType, shape: readonly number[], init?: ArrayLike<number>): Tensor;
+  /** Writes values into a tensor, from `elementOffset` on. */
   write(tensor: Tensor, data: ArrayLike<number>, elementOffset?: number): void;
   /** Waits for all recorded work, then copies the tensor back. */
   read(tensor: Tensor): Promise<Float32Array | Uint32Array>;
+  /** Frees a tensor and takes it off the ledger. */
   release(tensor: Tensor): void;
 
   /** Binds a kernel to tensors and shape constants. Checks bindings against the kernel's declaration. */
@@ -86,6 +109,7 @@ export interface Backend {
   timeKernels(programs: readonly (readonly Dispatch[])[]): Promise<KernelTimes>;
   /** How many submits `run` has made so far (the CPU makes none). */
   readonly submits: number;
+  /** Frees every resource the backend holds. */
   destroy(): void;
 }
 
@@ -98,6 +122,7 @@ export function sliceOf(binding: Binding): TensorSlice {
   return "tensor" in binding ? binding : { tensor: binding, offset: 0, length: binding.length };
 }
 
+/** Number of elements of a shape (1 for a scalar's empty shape). */
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }

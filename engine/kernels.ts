@@ -5,6 +5,7 @@
  */
 import type { Constants } from "./backend.ts";
 
+/** One kernel: its WGSL file and entry point (the twin's name too) and its grid for given constants. */
 export interface Kernel {
   /** File in shaders/. */
   readonly shader: string;
@@ -25,11 +26,39 @@ const flat = (shader: string, entry: string): Kernel => ({
   folds: true,
 });
 
-export const kernels = {
+/**
+ * Every kernel's name (its WGSL entry point), written out so the registry's type is explicit, as a
+ * published module's must be: a new kernel is one more name here and one more entry below.
+ */
+export type KernelName =
+  | "gather_batch"
+  | "dense_forward"
+  | "dense_backward_input"
+  | "dense_backward_weight"
+  | "dense_forward_vec4"
+  | "dense_forward_vec4_batch16"
+  | "dense_backward_input_vec4"
+  | "dense_backward_weight_vec4"
+  | "conv2d_forward"
+  | "conv2d_preactivation_gradient"
+  | "conv2d_backward_input"
+  | "conv2d_weight_partials"
+  | "conv2d_backward_weight"
+  | "maxpool2d_forward"
+  | "maxpool2d_backward"
+  | "relu_forward"
+  | "relu_backward"
+  | "tanh_forward"
+  | "tanh_backward"
+  | "activation_gradient"
+  | "softmax_cross_entropy";
+
+/** Every kernel the engine dispatches, by entry point. */
+export const kernels: Readonly<Record<KernelName, Kernel>> = {
   gather_batch: {
     shader: "data.wgsl",
     entry: "gather_batch",
-    grid: (c) => [(c.ROWS + 2 * (c.PAD ?? 0)) * (c.COLS + 2 * (c.PAD ?? 0)), c.B, 1],
+    grid: (c) => [(c.C ?? 1) * (c.ROWS + 2 * (c.PAD ?? 0)) * (c.COLS + 2 * (c.PAD ?? 0)), c.B, 1],
   },
   dense_forward: {
     shader: "dense.wgsl",
@@ -118,4 +147,4 @@ export const kernels = {
   tanh_backward: flat("activation.wgsl", "tanh_backward"),
   activation_gradient: flat("activation.wgsl", "activation_gradient"),
   softmax_cross_entropy: { shader: "loss.wgsl", entry: "softmax_cross_entropy", grid: () => [1, 1, 1] },
-} satisfies Record<string, Kernel>;
+};

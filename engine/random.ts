@@ -6,6 +6,7 @@
 export class Random {
   readonly #s = new Uint32Array(4);
 
+  /** A generator seeded with `seed`: the same seed gives the same numbers everywhere. */
   constructor(seed: number) {
     // splitmix32 spreads the seed over the four words of state.
     let x = seed >>> 0;

@@ -3,16 +3,22 @@
  * an 8-byte little-endian header length N, N bytes of JSON header, then the tensor bytes back to back.
  */
 import { UserError } from "./errors.ts";
-import { readFileBytes, writeFileAtomic } from "./files.ts";
 
+/** A float32 tensor under its name. */
 export interface NamedTensor {
+  /** Its name in the file (PyTorch's state_dict key). */
   name: string;
+  /** Its shape, outermost first. */
   shape: number[];
+  /** Its values, row-major. */
   data: Float32Array;
 }
 
+/** What a safetensors file holds: its tensors by name and its string metadata. */
 export interface DecodedSafetensors {
+  /** The tensors, by name. */
   tensors: Map<string, NamedTensor>;
+  /** The file's `__metadata__`. */
   metadata: Record<string, string>;
 }
 
@@ -199,17 +205,4 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): DecodedSaf
   }
   // fromEntries defines own properties, so even a key named "__proto__" survives.
   return { tensors, metadata: Object.fromEntries(metadataPairs) };
-}
-
-/** Writes a checkpoint atomically: readers never see a half-written file. */
-export async function saveSafetensors(
-  path: string,
-  tensors: NamedTensor[],
-  metadata: Record<string, string>,
-): Promise<void> {
-  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
-}
-
-export async function loadSafetensors(path: string): Promise<DecodedSafetensors> {
-  return decodeSafetensors(await readFileBytes(path), path);
 }

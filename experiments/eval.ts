@@ -3,8 +3,8 @@
  * on each path, measured as the sweep measures them, as a table (and one JSON line with --json).
  */
 import { UserError } from "../engine/errors.ts";
-import { loadSafetensors } from "../engine/safetensors.ts";
-import { checkCheckpoint, loadCheckpoint } from "../models/checkpoint.ts";
+import { loadCheckpoint, loadSafetensors } from "../io/checkpoint.ts";
+import { checkCheckpoint } from "../models/checkpoint.ts";
 import type { CompiledModel } from "../models/model.ts";
 import { modelByName } from "../models/zoo.ts";
 import { flagRanges, integerFlag, parseFlags, runMain } from "./cli.ts";

@@ -2,14 +2,19 @@
  * Measuring a model the way the lab did, and more carefully: inference time per batch on each
  * path (each figure named by its clock), and memory from the engine's own ledger.
  */
-import { SLICE_ALIGNMENT_BYTES } from "../engine/backend.ts";
+import { type Dispatch, SLICE_ALIGNMENT_BYTES } from "../engine/backend.ts";
 import type { DeviceDataSet } from "../models/dataset.ts";
 import type { CompiledModel } from "../models/model.ts";
 
+/** Percentiles of a set of timings. */
 export interface Distribution {
+  /** The 50th percentile. */
   readonly median: number;
+  /** The 10th percentile. */
   readonly p10: number;
+  /** The 90th percentile. */
   readonly p90: number;
+  /** How many values. */
   readonly samples: number;
 }
 
@@ -20,9 +25,11 @@ export function distribution(values: readonly number[]): Distribution {
   return { median: at(0.5), p10: at(0.1), p90: at(0.9), samples: sorted.length };
 }
 
+/** A model's inference time per batch, measured as the study does. */
 export interface InferenceTiming {
   /** The figure the study plots: GPU kernel time (timestamp queries) or the CPU twins' wall time, ms/batch. */
   readonly perBatch: Distribution;
+  /** What timed perBatch: "GPU timestamps" or a wall clock. */
   readonly clock: string;
   /** GPU only: many batches submitted back to back, read back once, wall time divided by their number. */
   readonly streamedMs?: number;
@@ -30,9 +37,11 @@ export interface InferenceTiming {
   readonly latency?: Distribution;
 }
 
+/** How many batches `measureInference` times. */
 export interface InferenceOptions {
   /** Batches timed, after `warmup` untimed ones; they go through the test set (see inferencePrograms). */
   readonly batches: number;
+  /** Untimed batches first. */
   readonly warmup: number;
 }
 
@@ -46,7 +55,11 @@ const BATCH_NUMBER_STRIDE = SLICE_ALIGNMENT_BYTES / 4;
  * the forward pass. The batches are up to TIMED_BATCH_POSITIONS spread evenly over the set, in turn;
  * each gather reads its batch number from its own slice of a small tensor, released by `release`.
  */
-export function inferencePrograms(model: CompiledModel, data: DeviceDataSet, count: number) {
+export function inferencePrograms(
+  model: CompiledModel,
+  data: DeviceDataSet,
+  count: number,
+): { programs: Dispatch[][]; release: () => void } {
   const { backend } = model;
   const steps = data.steps(model.batch);
   const positions = Math.max(1, Math.min(TIMED_BATCH_POSITIONS, steps, count));
@@ -61,6 +74,7 @@ export function inferencePrograms(model: CompiledModel, data: DeviceDataSet, cou
   return { programs, release: () => backend.release(tensor) };
 }
 
+/** Times `options.batches` inference batches over the test set, as the study does. */
 export async function measureInference(
   model: CompiledModel,
   data: DeviceDataSet,
@@ -97,6 +111,7 @@ export async function measureInference(
   }
 }
 
+/** The memory figures of a model, as the lab counted them and as the ledger saw them. */
 export interface MemoryFigures {
   /** Bytes of all parameters. */
   readonly parameterBytes: number;
@@ -104,6 +119,7 @@ export interface MemoryFigures {
   readonly activationBytes: number;
 }
 
+/** A compiled model's memory figures. */
 export function memoryFigures(model: CompiledModel): MemoryFigures {
   const parameterBytes = model.parameters.reduce((sum, p) => sum + p.value.length * 4, 0);
   const activationBytes = model.activations().reduce((sum, t) => sum + t.length * 4, 0);

@@ -1,7 +1,11 @@
 /** The lab's protocol: every value here is a command-line flag's default. */
 import { UserError } from "../engine/errors.ts";
-import { checkRange } from "./cli.ts";
+import { learningRateAt, type ScheduleEntry } from "../models/trainer.ts";
+import { checkRange } from "./flags.ts";
 
+export type { ScheduleEntry };
+
+/** The lab's protocol (Table 3): batch size, epochs, seed and learning-rate schedule. */
 export const PROTOCOL = {
   batchSize: 4,
   epochs: 20,
@@ -9,11 +13,6 @@ export const PROTOCOL = {
   /** Learning rate by epoch (Table 3): from each listed epoch on, until the next. */
   learningRateSchedule: "1:0.0005,3:0.0002,6:0.0001,9:0.00005,13:0.00001",
 } as const;
-
-export interface ScheduleEntry {
-  readonly fromEpoch: number;
-  readonly rate: number;
-}
 
 /** Parses "1:0.0005,3:0.0002,...": first epochs strictly increasing from 1, rates positive. */
 export function parseSchedule(text: string): ScheduleEntry[] {
@@ -44,7 +43,5 @@ export function learningRateForEpoch(
   epoch: number,
   schedule: readonly ScheduleEntry[] = parseSchedule(PROTOCOL.learningRateSchedule),
 ): number {
-  let rate = schedule[0].rate;
-  for (const entry of schedule) if (epoch >= entry.fromEpoch) rate = entry.rate;
-  return rate;
+  return learningRateAt(epoch, schedule);
 }

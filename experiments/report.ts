@@ -9,7 +9,7 @@ import process from "node:process";
 import { initWasm, Resvg } from "@resvg/resvg-wasm";
 import type { TopLevelSpec } from "vega-lite";
 import { UserError } from "../engine/errors.ts";
-import { ensureWritableDir, readFileBytes, writeFileAtomic } from "../engine/files.ts";
+import { ensureWritableDir, readFileBytes, writeFileAtomic } from "../io/files.ts";
 import { parseFlags, runMain } from "./cli.ts";
 import { type ExecutionPath, type Family, parseResults, type ResultRow } from "./results.ts";
 import { mergeStores } from "./store.ts";

@@ -74,7 +74,9 @@ export function memoryDevice(kind: BackendKind): MemoryDevice {
   return kind === "cpu" ? "cpu" : "gpu";
 }
 
+/** How `measureOnPath` measures. */
 export interface MeasureOptions {
+  /** Samples per batch. */
   readonly batchSize: number;
   /** Untimed batches before the timed ones. */
   readonly warmup: number;
@@ -92,13 +94,21 @@ export interface MeasureOptions {
 /** The fewest batches a distribution's 10th and 90th percentiles are worth reporting from. */
 export const MIN_TIMED_BATCHES = 10;
 
+/** A trained model measured on one path. */
 export interface PathMeasurement {
+  /** The path: cpu or webgpu. */
   readonly path: BackendKind;
+  /** The adapter's name. */
   readonly adapter: string;
+  /** Trainable values. */
   readonly parameters: number;
+  /** Accuracy on the test images used. */
   readonly testAccuracy: number;
+  /** Test images used. */
   readonly testImages: number;
+  /** Inference time per batch. */
   readonly timing: InferenceTiming;
+  /** Memory figures. */
   readonly memory: MemoryFigures;
   /**
    * The ledger's peak while the model was built, loaded and run over the test set, less the resident

@@ -11,9 +11,8 @@
 import { dirname } from "node:path";
 import type { BackendKind } from "../engine/backend.ts";
 import { UserError } from "../engine/errors.ts";
-import { checkOutputFile, checkWritableDir, ensureWritableDir } from "../engine/files.ts";
-import { loadSafetensors, saveSafetensors } from "../engine/safetensors.ts";
-import { loadCheckpoint } from "../models/checkpoint.ts";
+import { checkOutputFile, checkWritableDir, ensureWritableDir } from "../io/files.ts";
+import { loadCheckpoint, loadSafetensors, saveSafetensors } from "../io/checkpoint.ts";
 import { CompiledModel, type ModelSpec } from "../models/model.ts";
 import { evaluate } from "../models/training.ts";
 import { modelByName } from "../models/zoo.ts";

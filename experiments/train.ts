@@ -4,9 +4,9 @@
  */
 import { dirname } from "node:path";
 import { UserError } from "../engine/errors.ts";
-import { checkOutputPath, ensureWritableDir } from "../engine/files.ts";
-import { loadSafetensors } from "../engine/safetensors.ts";
-import { checkCheckpoint, loadCheckpoint, saveCheckpoint } from "../models/checkpoint.ts";
+import { checkOutputPath, ensureWritableDir } from "../io/files.ts";
+import { loadCheckpoint, loadSafetensors, saveCheckpoint } from "../io/checkpoint.ts";
+import { checkCheckpoint } from "../models/checkpoint.ts";
 import { CompiledModel } from "../models/model.ts";
 import { modelByName } from "../models/zoo.ts";
 import { flagRanges, integerFlag, parseFlags, runMain } from "./cli.ts";

@@ -1,153 +1,60 @@
 /**
- * The lab's training protocol as one function, shared by `deno task train` and the sweep: a reshuffle
- * per epoch from the seed's shuffling stream, the learning rate of each epoch from the schedule, and
- * a stop with a clear message when the loss stops being a number.
+ * The library's training loop (models/trainer.ts) with the terminal's progress line, as
+ * `deno task train` and the sweep use it.
  */
-import { UserError } from "../engine/errors.ts";
-import { Random } from "../engine/random.ts";
 import type { DeviceDataSet } from "../models/dataset.ts";
 import type { CompiledModel } from "../models/model.ts";
-import { evaluate, type PassResult, trainEpoch } from "../models/training.ts";
+import {
+  type TrainingOptions,
+  type TrainingPlan,
+  type TrainingRun,
+  trainModel as trainWithCallbacks,
+} from "../models/trainer.ts";
 import { ProgressLine } from "./progress.ts";
-import { learningRateForEpoch, type ScheduleEntry } from "./protocol.ts";
 
-/** A seed's shuffling stream, apart from its initialisation stream. */
-export const SHUFFLE_STREAM = 0x5eed;
+export {
+  DivergedError,
+  type EpochResult,
+  secondsPerTrainingStep,
+  SHUFFLE_STREAM,
+  type TrainingPlan,
+  type TrainingProgress,
+  type TrainingRun,
+} from "../models/trainer.ts";
 
-/** The loss became NaN or infinite: the run is over, and a lower learning rate is the fix. */
-export class DivergedError extends UserError {}
-
-export interface TrainingPlan {
-  readonly epochs: number;
-  readonly schedule: readonly ScheduleEntry[];
-  readonly seed: number;
-  /** Training images in use (the first ones of the set). */
-  readonly trainCount: number;
-}
-
-export interface EpochResult {
-  readonly epoch: number;
-  readonly learningRate: number;
-  readonly trainLoss: number;
-  /** NaN when the run does not test after each epoch. */
-  readonly testAccuracy: number;
-  readonly seconds: number;
-}
-
-export interface TrainingRun {
-  readonly history: EpochResult[];
-  /** Seconds spent in training passes, without the test passes. */
-  readonly trainSeconds: number;
-  readonly submits: number;
-  /** After the last epoch (or of the untrained model when there are no epochs); NaN if not tested. */
-  readonly testAccuracy: number;
-}
-
-/** Where an interrupted run stands after its last finished epoch: enough to continue it exactly. */
-export interface TrainingProgress {
-  /** Epochs finished (1-based number of the last one). */
-  readonly epoch: number;
-  /** The shuffling generator's state after that epoch's permutation. */
-  readonly shuffleState: readonly number[];
-  readonly trainSeconds: number;
-  readonly submits: number;
-}
-
-export interface TrainingOptions {
-  /**
-   * Continue a run whose model already holds the weights after `resume.epoch` epochs: training
-   * starts at the next epoch with the shuffling stream where it was, so the result equals an
-   * uninterrupted run's. The history then holds the new epochs only.
-   */
-  readonly resume?: TrainingProgress;
-  /** Called after each epoch, awaited before the next: e.g. to save the state a resume needs. */
-  readonly afterEpoch?: (progress: TrainingProgress) => Promise<void> | void;
-  /** Test after each epoch (default true); the sweep measures accuracy on each path instead. */
-  readonly testEachEpoch?: boolean;
+/** The library's options, and a label for the progress line. */
+export interface StudyTrainingOptions extends TrainingOptions {
   /** Put before the progress line's "epoch 1/20", e.g. the model's name. */
   readonly progressLabel?: string;
-  /** Called after each epoch, e.g. to print its line. */
-  readonly onEpoch?: (result: EpochResult, trained: PassResult) => void;
 }
 
+/** `trainModel` of the library, drawing a progress line on a terminal (images per second). */
 export async function trainModel(
   model: CompiledModel,
   sets: { readonly train: DeviceDataSet; readonly test: DeviceDataSet },
   plan: TrainingPlan,
-  options: TrainingOptions = {},
+  options: StudyTrainingOptions = {},
 ): Promise<TrainingRun> {
-  const testEachEpoch = options.testEachEpoch ?? true;
   const label = options.progressLabel ? `${options.progressLabel} ` : "";
-  const { epochs } = plan;
-  const { resume } = options;
-  const shuffle = resume ? Random.fromState(resume.shuffleState) : new Random(plan.seed + SHUFFLE_STREAM);
   const progress = new ProgressLine();
-  const history: EpochResult[] = [];
-  let trainSeconds = resume?.trainSeconds ?? 0, testAccuracy = NaN, submits = resume?.submits ?? 0;
-  for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= epochs; epoch++) {
-    const rate = learningRateForEpoch(epoch, plan.schedule);
-    const trained = await trainEpoch(
-      model,
-      sets.train,
-      rate,
-      shuffle.permutation(plan.trainCount),
-      (done, all, s) =>
+  try {
+    return await trainWithCallbacks(model, sets, plan, {
+      ...options,
+      onProgress: (epoch, done, all, seconds) => {
         progress.update(
-          `${label}epoch ${epoch}/${epochs}`,
+          `${label}epoch ${epoch}/${plan.epochs}`,
           done,
           all,
-          `${((done * model.batch) / Math.max(s, 1e-9)).toFixed(0)} img/s`,
-        ),
-    );
+          `${((done * model.batch) / Math.max(seconds, 1e-9)).toFixed(0)} img/s`,
+        );
+        options.onProgress?.(epoch, done, all, seconds);
+      },
+      onEpoch: (result, trained) => {
+        progress.clear();
+        options.onEpoch?.(result, trained);
+      },
+    });
+  } finally {
     progress.clear();
-    if (!Number.isFinite(trained.loss)) {
-      throw new DivergedError(
-        `loss became ${trained.loss} in epoch ${epoch}: lower the learning rate (--lr-schedule)`,
-      );
-    }
-    if (testEachEpoch) testAccuracy = (await evaluate(model, sets.test)).accuracy;
-    trainSeconds += trained.seconds;
-    submits += trained.submits;
-    const result = {
-      epoch,
-      learningRate: rate,
-      trainLoss: trained.loss,
-      testAccuracy,
-      seconds: trained.seconds,
-    };
-    history.push(result);
-    options.onEpoch?.(result, trained);
-    await options.afterEpoch?.({ epoch, shuffleState: shuffle.state(), trainSeconds, submits });
-  }
-  if (epochs === 0 && testEachEpoch) testAccuracy = (await evaluate(model, sets.test)).accuracy;
-  return { history, trainSeconds, submits, testAccuracy };
-}
-
-/**
- * Seconds one training step of `model` takes here, for estimating a run before paying for it: after a
- * warm-up step (pipelines, first submit), chunks of steps in one submit, growing until a chunk takes
- * about `seconds`, as an epoch's chunks do; the chunk's wait for the GPU is part of the cost.
- */
-export async function secondsPerTrainingStep(
-  model: CompiledModel,
-  train: DeviceDataSet,
-  learningRate: number,
-  seconds = 0.5,
-): Promise<number> {
-  const { backend } = model;
-  const step = model.trainStep(train.gatherFor(model));
-  const limit = train.steps(model.batch);
-  model.setLearningRate(learningRate);
-  let count = 1, perStep = NaN;
-  for (let warm = true;; warm = false) {
-    // Each chunk starts its step counter (the gather's batch number) at 0, so it stays inside the set.
-    model.resetTotals();
-    const start = performance.now();
-    backend.run(step, count);
-    await backend.read(model.stats);
-    const took = (performance.now() - start) / 1000;
-    perStep = took / count;
-    if (!warm && (took >= seconds / 2 || count >= limit)) return perStep;
-    count = Math.min(limit, Math.max(2 * count, Math.ceil(seconds / Math.max(perStep, 1e-6))));
   }
 }

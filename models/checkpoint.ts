@@ -1,30 +1,38 @@
-/** Checkpoints as safetensors, with the names, shapes and layouts of PyTorch's state_dict. */
+/**
+ * Checkpoints as safetensors bytes, with the names, shapes and layouts of PyTorch's state_dict.
+ * Files are the Deno side's business (io/checkpoint.ts); here a checkpoint is a Uint8Array.
+ */
 import { UserError } from "../engine/errors.ts";
-import { type DecodedSafetensors, loadSafetensors, saveSafetensors } from "../engine/safetensors.ts";
+import {
+  type DecodedSafetensors,
+  decodeSafetensors,
+  encodeSafetensors,
+  type NamedTensor,
+} from "../engine/safetensors.ts";
 import type { CompiledModel } from "./model.ts";
 
 /**
- * Saves a model's parameters with its name in the metadata. Weights that are not all finite are
- * refused: loadCheckpoint would refuse them, and a save never writes what cannot be read back.
+ * The model's parameters as safetensors bytes, the model's name in the metadata with `metadata`.
+ * Weights that are not all finite are refused: decodeCheckpoint would refuse them, and a save never
+ * writes what cannot be read back.
  */
-export async function saveCheckpoint(
+export async function encodeCheckpoint(
   model: CompiledModel,
-  path: string,
-  metadata: Record<string, string>,
-): Promise<void> {
-  const tensors = [];
+  metadata: Record<string, string> = {},
+): Promise<Uint8Array> {
+  const tensors: NamedTensor[] = [];
   for (const parameter of model.parameters) {
     const data = (await model.backend.read(parameter.value)) as Float32Array;
     const problem = nonFinite(data);
     if (problem) {
       throw new UserError(
-        `not saving ${path}: ${model.spec.name}'s ${parameter.name} holds ${problem}; ` +
+        `not saving ${model.spec.name}: its ${parameter.name} holds ${problem}; ` +
           `the training diverged, lower the learning rate (--lr-schedule)`,
       );
     }
     tensors.push({ name: parameter.name, shape: [...parameter.shape], data });
   }
-  await saveSafetensors(path, tensors, { model: model.spec.name, ...metadata });
+  return encodeSafetensors(tensors, { model: model.spec.name, ...metadata });
 }
 
 /** "NaN at index 3" for the first value that is not finite, or undefined. */
@@ -37,7 +45,7 @@ function nonFinite(data: Float32Array): string | undefined {
 
 /**
  * Refuses a checkpoint whose metadata names another model than `modelName`: the one check that
- * `train --weights`, `eval` and loadCheckpoint share. A checkpoint without a name passes (PyTorch's
+ * `train --weights`, `eval` and decodeCheckpoint share. A checkpoint without a name passes (PyTorch's
  * own files carry none); its tensors are checked against the model when it loads.
  */
 export function checkSavedFor(metadata: Record<string, string>, modelName: string, path: string): void {
@@ -67,18 +75,26 @@ export function checkCheckpoint(decoded: DecodedSafetensors, modelName: string, 
 }
 
 /**
- * Loads a checkpoint into a compiled model: it must be saved for this model (checkSavedFor), hold
- * every tensor with the model's shapes and no other, and every weight must be finite. `decoded` is
- * the file already read (e.g. to check it before any work), else it is read from `path`.
+ * Loads checkpoint bytes into a compiled model and returns their metadata: saved for this model
+ * (checkSavedFor), every tensor there with the model's shapes and no other, every weight finite.
+ * `path` names the bytes' origin in error messages.
  */
-export async function loadCheckpoint(
+export function decodeCheckpoint(
   model: CompiledModel,
-  path: string,
-  decoded?: DecodedSafetensors,
-): Promise<Record<string, string>> {
-  const checkpoint = decoded ?? await loadSafetensors(path);
-  checkCheckpoint(checkpoint, model.spec.name, path);
-  const { tensors, metadata } = checkpoint;
+  bytes: Uint8Array,
+  path = "the checkpoint",
+): Record<string, string> {
+  return loadDecodedCheckpoint(model, decodeSafetensors(bytes, path), path);
+}
+
+/** decodeCheckpoint for a file already decoded (e.g. to check it before any work). */
+export function loadDecodedCheckpoint(
+  model: CompiledModel,
+  decoded: DecodedSafetensors,
+  path = "the checkpoint",
+): Record<string, string> {
+  checkCheckpoint(decoded, model.spec.name, path);
+  const { tensors, metadata } = decoded;
   const values = new Map<string, Float32Array>();
   const expected = new Set(model.parameters.map((p) => p.name));
   const unexpected = [...tensors.keys()].filter((name) => !expected.has(name));

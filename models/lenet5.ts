@@ -10,6 +10,7 @@ import type { ModelSpec } from "./model.ts";
 
 const CLASSES = 10;
 
+/** LeNet-5 as the lab builds it: 28x28 images padded to 32x32, tanh, max pooling, 10 classes. */
 export function lenet5(): ModelSpec {
   return {
     name: "lenet5",

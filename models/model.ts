@@ -2,13 +2,14 @@
  * A model is a list of layers; compiling it for a backend and a batch size creates every tensor and
  * records every dispatch once. A training step is then [gather, ...forward, loss, ...backward].
  */
-import type { Backend, Dispatch, Tensor } from "../engine/backend.ts";
 import { UserError } from "../engine/errors.ts";
+import type { Backend, Dispatch, Tensor } from "../engine/backend.ts";
 import { kernels } from "../engine/kernels.ts";
 import { Random } from "../engine/random.ts";
 import { ActivationLayer } from "./layers/activation.ts";
 import type { Activation, BuildContext, Layer, Parameter } from "./layers/layer.ts";
 
+/** A model's definition: its layers and the shape they take, compiled by `CompiledModel`. */
 export interface ModelSpec {
   /** As on the command line: "lenet5", "mlp-300-100". */
   readonly name: string;
@@ -16,7 +17,9 @@ export interface ModelSpec {
   readonly inputShape: readonly number[];
   /** Zero padding added around each image when its batch is gathered. */
   readonly pad: number;
+  /** In order; an activation after a Dense or Conv2d layer is fused into it. */
   readonly layers: readonly Layer[];
+  /** Number of outputs (logits). */
   readonly classes: number;
 }
 
@@ -34,8 +37,11 @@ export function fuseActivations(layers: readonly Layer[]): Layer[] {
   return fused;
 }
 
+/** A model compiled for a backend and a batch size: every tensor and dispatch made once. */
 export class CompiledModel {
+  /** The batch the gather kernel writes: [batch, ...spec.inputShape]. */
   readonly input: Activation;
+  /** The last layer's output: [batch, classes]. */
   readonly logits: Activation;
   /** Labels of the current batch; the gather kernel writes them. */
   readonly labels: Tensor;
@@ -43,11 +49,17 @@ export class CompiledModel {
   readonly stats: Tensor;
   /** Per-sample losses summed in blocks of steps: [current block, earlier blocks]. */
   readonly lossSum: Tensor;
+  /** One float the SGD steps read; `setLearningRate` writes it. */
   readonly learningRate: Tensor;
+  /** Every trainable tensor, in layer order. */
   readonly parameters: readonly Parameter[];
+  /** The forward dispatches, in order. */
   readonly forward: readonly Dispatch[];
+  /** The backward dispatches (each with its fused SGD step), in order. */
   readonly backward: readonly Dispatch[];
+  /** Softmax cross-entropy, its gradient, and the running totals. */
   readonly loss: Dispatch;
+  /** The spec's layers with activations fused. */
   readonly layers: readonly Layer[];
   /** Every layer's output tensor, in order. */
   readonly outputs: readonly Tensor[];
@@ -55,6 +67,7 @@ export class CompiledModel {
   /** With `training: false` no gradient tensors or backward dispatches are made: inference only. */
   readonly training: boolean;
 
+  /** Builds every tensor (parameters initialised from `seed`, as PyTorch's defaults) and records every dispatch. */
   constructor(
     readonly backend: Backend,
     readonly spec: ModelSpec,
@@ -89,7 +102,7 @@ export class CompiledModel {
       current = built.output;
     });
     if (current.shape.join() !== String(spec.classes)) {
-      throw new Error(`${spec.name} ends in ${current.shape.join("x")}, not ${spec.classes} classes`);
+      throw new UserError(`${spec.name} ends in ${current.shape.join("x")}, not ${spec.classes} classes`);
     }
     this.logits = current;
     this.labels = backend.tensor("labels", "u32", [batch]);
@@ -115,27 +128,33 @@ export class CompiledModel {
     return [this.input.value, ...this.outputs];
   }
 
+  /** One training step: gather, forward, loss, backward. */
   trainStep(gather: Dispatch): Dispatch[] {
     return [gather, ...this.forward, this.loss, ...this.backward];
   }
 
+  /** One evaluation step: gather, forward, loss (for the totals). */
   evaluationStep(gather: Dispatch): Dispatch[] {
     return [gather, ...this.forward, this.loss];
   }
 
+  /** The rate the next steps' SGD updates use. */
   setLearningRate(rate: number): void {
     this.backend.write(this.learningRate, [rate]);
   }
 
+  /** Zeroes the step counter and the loss and accuracy totals. */
   resetTotals(): void {
     this.backend.write(this.stats, [0, 0, 0]);
     this.backend.write(this.lossSum, [0, 0]);
   }
 
+  /** Trainable values in all. */
   parameterCount(): number {
     return this.parameters.reduce((sum, p) => sum + p.value.length, 0);
   }
 
+  /** One line per layer, e.g. "conv1: conv 5x5 1->6 tanh". */
   describe(): string[] {
     return this.layers.map((layer) => layer.describe());
   }

@@ -7,17 +7,23 @@ import type { Dispatch } from "../engine/backend.ts";
 import type { CompiledModel } from "./model.ts";
 import type { DeviceDataSet } from "./dataset.ts";
 
+/** What one pass over a data set gave. */
 export interface PassResult {
   /** Mean per-sample loss over the pass. */
   readonly loss: number;
+  /** Correct predictions over samples. */
   readonly accuracy: number;
+  /** Samples seen. */
   readonly samples: number;
+  /** Batches run. */
   readonly steps: number;
+  /** Wall time of the pass. */
   readonly seconds: number;
   /** Command-buffer submits the pass made (0 on the CPU). */
   readonly submits: number;
 }
 
+/** Called a few times a second during a pass: steps done of all, seconds so far. */
 export type Progress = (stepsDone: number, steps: number, seconds: number) => void;
 
 /** Most steps recorded into one submit; and the wall time a chunk should take at most. */

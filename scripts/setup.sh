@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what this project needs on a fresh Debian machine that has node, npm and apt:
 # Deno 2.9.6 (from npm), and, when Deno finds no WebGPU adapter, Mesa's Vulkan driver (llvmpipe,
-# a software GPU). Fonts for the PNG figures. Safe to run again: it skips what is there.
+# a software GPU). Fonts for the PNG figures; Debian's chromium for the browser test. Safe to run
+# again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DENO_VERSION=2.9.6
@@ -23,6 +24,8 @@ if ! deno eval --unstable-webgpu "$probe" >/dev/null 2>&1; then
   apt_packages+=(mesa-vulkan-drivers libvulkan1)
 fi
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || apt_packages+=(fonts-dejavu-core)
+# Headless Chromium for tests/browser_test.ts (the page's WebGPU runs on its SwiftShader).
+[ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "setup: installing ${apt_packages[*]} with apt" >&2
   as_root apt-get update -qq >/dev/null

@@ -6,8 +6,9 @@
 import assert from "node:assert/strict";
 import { CpuBackend } from "../engine/cpu/backend.ts";
 import { UserError } from "../engine/errors.ts";
-import { checkOutputFile, writeFileAtomic } from "../engine/files.ts";
-import { encodeSafetensors, saveSafetensors } from "../engine/safetensors.ts";
+import { encodeSafetensors } from "../engine/safetensors.ts";
+import { saveSafetensors } from "../io/checkpoint.ts";
+import { checkOutputFile, writeFileAtomic } from "../io/files.ts";
 import { FLAG_RANGES, integerFlag, numberFlag } from "../experiments/cli.ts";
 import { readIdx } from "../experiments/data.ts";
 import { CompiledModel } from "../models/model.ts";
@@ -397,7 +398,7 @@ Deno.test("5. a kill -9 in the middle of a write leaves litter that the next wri
   const dir = await Deno.makeTempDir();
   const path = `${dir}/big.bin`;
   const writer = `
-    import { writeFileAtomic } from ${JSON.stringify(new URL("../engine/files.ts", import.meta.url).href)};
+    import { writeFileAtomic } from ${JSON.stringify(new URL("../io/files.ts", import.meta.url).href)};
     const bytes = new Uint8Array(32 * 2 ** 20);
     console.log("writing");
     for (;;) await writeFileAtomic(${JSON.stringify(path)}, bytes);`;

@@ -1,6 +1,6 @@
 /** Checkpoints: saved by train --save, read back by --weights, and by PyTorch where it is installed. */
 import assert from "node:assert/strict";
-import { loadSafetensors } from "../engine/safetensors.ts";
+import { loadSafetensors } from "../io/checkpoint.ts";
 import { loadMnist } from "../experiments/data.ts";
 import { pytorchAvailable, pytorchEvaluateCheckpoint } from "../experiments/peers/pytorch.ts";
 import { runCli } from "./helpers.ts";

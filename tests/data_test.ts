@@ -145,8 +145,10 @@ Deno.test("small synthetic IDX files load, raw and gzipped", async () => {
         images: [...train.pixels],
         labels: [...train.labels],
         count: 6,
+        channels: 1,
         rows: 3,
         cols: 4,
+        classes: 10,
       });
       assert.deepEqual([...mnist.test.images], [...test.pixels]);
       assert.deepEqual([...mnist.test.labels], [...test.labels]);

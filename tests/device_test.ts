@@ -3,10 +3,13 @@ import assert from "node:assert/strict";
 import { adapterOffered } from "./helpers.ts";
 
 const DEVICE_MODULE = new URL("../engine/webgpu/device.ts", import.meta.url).href;
+const ENVIRONMENT_MODULE = new URL("../io/webgpu.ts", import.meta.url).href;
 
 // Acquires the engine's device in a fresh process, then says which graphics libraries that process loaded.
 const PROBE = `
 import { acquireDevice } from "${DEVICE_MODULE}";
+import { prepareWebGpuEnvironment } from "${ENVIRONMENT_MODULE}";
+prepareWebGpuEnvironment();
 const { device } = await acquireDevice();
 const maps = Deno.readTextFileSync("/proc/self/maps");
 console.log(JSON.stringify({

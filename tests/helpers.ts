@@ -8,7 +8,7 @@ import { CpuBackend } from "../engine/cpu/backend.ts";
 import type { Kernel } from "../engine/kernels.ts";
 import { Random } from "../engine/random.ts";
 import { WebGpuBackend } from "../engine/webgpu/backend.ts";
-import { prepareWebGpuEnvironment } from "../engine/webgpu/device.ts";
+import { prepareWebGpuEnvironment } from "../io/webgpu.ts";
 
 /**
  * Agreement required between the GPU and its twin, and between a twin and PyTorch: float32 sums in
@@ -45,6 +45,7 @@ let gpuCreated: WebGpuBackend | undefined;
 
 /** One WebGPU backend shared by all tests of a module, or undefined (tests then skip, saying why). */
 export function gpuBackend(): Promise<WebGpuBackend | undefined> {
+  prepareWebGpuEnvironment();
   gpu ??= WebGpuBackend.create().then(
     (backend) => gpuCreated = backend,
     (error) => {

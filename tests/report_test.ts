@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { UserError } from "../engine/errors.ts";
 import { writeFigures } from "../experiments/report.ts";
-import { doneKeys, formatResults, readResults, type ResultRow } from "../experiments/results.ts";
+import { doneKeys, formatResults, readResults } from "../experiments/results.ts";
 import { syntheticRow, syntheticSweep } from "./rows.ts";
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];

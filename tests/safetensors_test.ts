@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
 import { UserError } from "../engine/errors.ts";
 import { CpuBackend } from "../engine/cpu/backend.ts";
-import { ensureWritableDir, writeFileAtomic } from "../engine/files.ts";
-import {
-  decodeSafetensors,
-  encodeSafetensors,
-  loadSafetensors,
-  type NamedTensor,
-  saveSafetensors,
-} from "../engine/safetensors.ts";
-import { loadCheckpoint } from "../models/checkpoint.ts";
+import { ensureWritableDir, writeFileAtomic } from "../io/files.ts";
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "../engine/safetensors.ts";
+import { loadSafetensors, saveSafetensors } from "../io/checkpoint.ts";
+import { loadCheckpoint } from "../io/checkpoint.ts";
 import { CompiledModel } from "../models/model.ts";
 import { modelByName } from "../models/zoo.ts";
 

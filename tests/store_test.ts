@@ -11,7 +11,7 @@ import { syntheticRow } from "./rows.ts";
 
 const PROTOCOL = { epochs: "20", "batch size": "4", seeds: "0" };
 
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
+async function withTempDir(body: (dir: string) => Promise<void> | void): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "store_test_" });
   try {
     await body(dir);
@@ -49,7 +49,7 @@ Deno.test("the store writes each row once, keeps final rows, and its CSV shows e
 });
 
 Deno.test("a store refuses another protocol in one line naming the difference", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir((dir) => {
     const store = ResultStore.open(`${dir}/sweep.csv`);
     store.adoptProtocol(PROTOCOL);
     store.adoptProtocol({ ...PROTOCOL });
@@ -148,7 +148,7 @@ function writerScript(csv: string, writer: number): string {
 }
 
 Deno.test("merging stores joins their seeds, refuses mixed protocols and conflicting rows", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir((dir) => {
     const make = (
       name: string,
       protocol: Record<string, string>,

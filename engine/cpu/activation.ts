@@ -3,7 +3,8 @@ import type { Constants } from "../backend.ts";
 import type { TwinBindings } from "./twin.ts";
 
 export const ACT = { identity: 0, relu: 1, tanh: 2 } as const;
-export type ActivationName = keyof typeof ACT;
+/** The activations a layer can fuse (the ACT codes of the shaders). */
+export type ActivationName = "identity" | "relu" | "tanh";
 
 export function activate(act: number, s: number): number {
   if (act === ACT.relu) return s > 0 ? s : 0;

@@ -45,15 +45,20 @@ interface CpuDispatch extends Dispatch {
   readonly run: () => void;
 }
 
+/** The CPU path: tensors are typed arrays and each dispatch calls its kernel's TypeScript twin. */
 export class CpuBackend implements Backend {
+  /** Always "cpu". */
   readonly kind = "cpu";
+  /** The twins, on one thread. */
   readonly adapter = { name: "cpu (TypeScript twins, one thread)", isSoftware: true };
-  readonly ledger = new MemoryLedger();
+  /** Typed arrays allocated, counted. */
+  readonly ledger: MemoryLedger = new MemoryLedger();
   readonly maxBindingBytes = 2 ** 31;
   /** The largest tensor in bytes: one typed array of up to 2 GiB. */
   readonly maxTensorBytes: number = CPU_MAX_TENSOR_BYTES;
   readonly submits = 0;
 
+  /** Creates a typed array (zeros, or `init`), entered in the ledger. */
   tensor(label: string, dtype: DType, shape: readonly number[], init?: ArrayLike<number>): Tensor {
     const length = elementCount(shape);
     if (length * 4 > this.maxTensorBytes) {
@@ -68,6 +73,7 @@ export class CpuBackend implements Backend {
     return { label, dtype, shape: [...shape], length, data } as CpuTensor;
   }
 
+  /** Writes values into a tensor, from `elementOffset` on. */
   write(tensor: Tensor, values: ArrayLike<number>, elementOffset = 0): void {
     (tensor as CpuTensor).data.set(values, elementOffset);
   }
@@ -76,6 +82,7 @@ export class CpuBackend implements Backend {
     return Promise.resolve((tensor as CpuTensor).data.slice());
   }
 
+  /** Forgets a tensor and takes it off the ledger. */
   release(tensor: Tensor): void {
     this.ledger.free("cpu", (tensor as CpuTensor).data.byteLength);
   }
@@ -112,5 +119,6 @@ export class CpuBackend implements Backend {
     return Promise.resolve({ msPerProgram, clock: "wall clock of the TypeScript twins (performance.now)" });
   }
 
+  /** Nothing to free: the typed arrays go with the garbage collector. */
   destroy(): void {}
 }

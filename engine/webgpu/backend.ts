@@ -36,9 +36,12 @@ const MAX_WORKGROUPS = 65535;
 const MAX_TIMED_PASSES = 2048;
 const MiB = 2 ** 20;
 
+/** The WebGPU path: tensors are GPU buffers, kernels the WGSL shaders, steps recorded and submitted in batches. */
 export class WebGpuBackend implements Backend {
+  /** Always "webgpu". */
   readonly kind = "webgpu";
-  readonly ledger = new MemoryLedger();
+  /** GPU buffers allocated, counted. */
+  readonly ledger: MemoryLedger = new MemoryLedger();
   readonly maxBindingBytes: number;
   readonly maxTensorBytes: number;
   #submits = 0;
@@ -62,6 +65,7 @@ export class WebGpuBackend implements Backend {
     });
   }
 
+  /** Acquires the high-performance adapter's device (`navigator.gpu`); a one-line UserError if there is none. */
   static async create(): Promise<WebGpuBackend> {
     const { device, adapter, hasTimestamps } = await acquireDevice();
     return new WebGpuBackend(device, adapter, hasTimestamps);
@@ -71,6 +75,7 @@ export class WebGpuBackend implements Backend {
     return this.#submits;
   }
 
+  /** Creates a GPU buffer (zeros, or `init`), entered in the ledger. */
   tensor(label: string, dtype: DType, shape: readonly number[], init?: ArrayLike<number>): Tensor {
     const length = elementCount(shape);
     const bytes = Math.max(4, length * 4);
@@ -93,6 +98,7 @@ export class WebGpuBackend implements Backend {
     return tensor;
   }
 
+  /** Queues a write of values into a tensor, from `elementOffset` on. */
   write(tensor: Tensor, values: ArrayLike<number>, elementOffset = 0): void {
     const typed = tensor.dtype === "f32"
       ? (values instanceof Float32Array ? values : Float32Array.from(values))
@@ -118,6 +124,7 @@ export class WebGpuBackend implements Backend {
     return dtype === "f32" ? new Float32Array(bytes) : new Uint32Array(bytes);
   }
 
+  /** Destroys a tensor's buffer and takes it off the ledger. */
   release(tensor: Tensor): void {
     const { buffer } = tensor as GpuTensor;
     this.ledger.free("gpu", buffer.size);
@@ -222,6 +229,7 @@ export class WebGpuBackend implements Backend {
     return Array.from({ length: passes }, (_, p) => Number(stamps[2 * p + 1] - stamps[2 * p]) / 1e6);
   }
 
+  /** Destroys the device and every buffer. */
   destroy(): void {
     this.device.destroy();
   }

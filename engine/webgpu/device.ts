@@ -1,4 +1,8 @@
-/** Acquiring the WebGPU device: the high-performance adapter, its own limits, timestamps if offered. */
+/**
+ * Acquiring the WebGPU device: the high-performance adapter, its own limits, timestamps if offered.
+ * Only `navigator.gpu`: the same code runs in Deno and in a browser. Deno's environment set-up (which
+ * of its backends to start) is the caller's: io/webgpu.ts.
+ */
 import type { AdapterDescription } from "../backend.ts";
 import { UserError } from "../errors.ts";
 
@@ -23,28 +27,13 @@ const RAISED_LIMITS = [
   "maxComputeWorkgroupSizeY",
 ] as const;
 
-/**
- * Sets what Deno's WebGPU reads when it first looks for an adapter, unless the user has set it:
- * - on Linux, only the Vulkan backend. Left to itself Deno also starts its OpenGL backend, which loads
- *   Mesa's EGL and a second llvmpipe into every process (every test module too), for an adapter we never
- *   use; a core dump showed EGL's per-thread destructor, run as a finished test module's thread ended,
- *   racing the library destructors of the process's exit: a crash after the last test, now and then.
- * - XDG_RUNTIME_DIR, without which Mesa's window-system code complains on every adapter request.
- */
-export function prepareWebGpuEnvironment(): void {
-  if (Deno.build.os === "linux" && Deno.env.get("DENO_WEBGPU_BACKEND") === undefined) {
-    Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
-  }
-  Deno.env.get("XDG_RUNTIME_DIR") ?? Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
-}
-
 export async function acquireDevice(): Promise<AcquiredDevice> {
   if (!("gpu" in navigator) || !navigator.gpu) {
     throw new UserError(
-      "WebGPU is not available in this Deno: run with --unstable-webgpu (the deno tasks do)",
+      "WebGPU is not available here: in Deno run with --unstable-webgpu (the deno tasks do); " +
+        "in a browser use one with WebGPU (Chrome, Edge, Safari 26, Firefox 141 on Windows)",
     );
   }
-  prepareWebGpuEnvironment();
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) throw new UserError(`no WebGPU adapter found: ${NO_ADAPTER_HELP}`);
   const requiredLimits: Record<string, number> = {};

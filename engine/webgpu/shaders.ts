@@ -1,9 +1,13 @@
 /**
- * Shaders are data: WGSL files in shaders/, loaded by name. wgsl_reflect reads each entry point's
- * bindings, workgroup size and override constants, so bind group layouts are built, and bindings
- * checked, from the shader itself.
+ * Shaders are data: WGSL files in shaders/, shipped as the generated module wgsl.generated.ts
+ * (`deno task shaders`), so the engine reads no file and loads wherever WGSL runs. wgsl_reflect reads
+ * each entry point's bindings, workgroup size and override constants, so bind group layouts are built,
+ * and bindings checked, from the shader itself.
  */
-import { WgslReflect } from "wgsl_reflect";
+// Inline, not the import map's bare name: a module loaded from a URL has no import map.
+// deno-lint-ignore no-import-prefix
+import { WgslReflect } from "npm:wgsl_reflect@1.6.0/wgsl_reflect.module.js";
+import { WGSL } from "./wgsl.generated.ts";
 
 export interface EntryReflection {
   readonly workgroupSize: readonly [number, number, number];
@@ -11,7 +15,6 @@ export interface EntryReflection {
   readonly overrides: ReadonlySet<string>;
 }
 
-const shaderDir = new URL("../../shaders/", import.meta.url);
 const sources = new Map<string, string>();
 const reflections = new Map<string, EntryReflection>();
 
@@ -19,8 +22,9 @@ const reflections = new Map<string, EntryReflection>();
 export function shaderSource(file: string): string {
   let source = sources.get(file);
   if (source === undefined) {
-    const common = Deno.readTextFileSync(new URL("common.wgsl", shaderDir));
-    source = `${common}\n${Deno.readTextFileSync(new URL(file, shaderDir))}`;
+    const own = WGSL[file];
+    if (own === undefined) throw new Error(`no shader ${file} in shaders/ (run deno task shaders)`);
+    source = `${WGSL["common.wgsl"]}\n${own}`;
     sources.set(file, source);
   }
   return source;

@@ -8,7 +8,7 @@ import "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-webgpu";
 import { UserError } from "../../engine/errors.ts";
-import { prepareWebGpuEnvironment } from "../../engine/webgpu/device.ts";
+import { prepareWebGpuEnvironment } from "../../io/webgpu.ts";
 
 // Production mode only silences TF.js's console advice (e.g. to install tfjs-node) in the bench output.
 tf.enableProdMode();

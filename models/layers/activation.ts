@@ -9,7 +9,9 @@ import {
   type Layer,
 } from "./layer.ts";
 
+/** A stand-alone activation layer; a layer before it that can fuse it (Dense, Conv2d) takes it in instead. */
 export class ActivationLayer implements Layer {
+  /** `activation`: relu or tanh. */
   constructor(readonly activation: Exclude<ActivationName, "identity">) {}
 
   describe(): string {
@@ -32,5 +34,7 @@ export class ActivationLayer implements Layer {
   }
 }
 
+/** A ReLU layer. */
 export const relu = (): Layer => new ActivationLayer("relu");
+/** A tanh layer. */
 export const tanh = (): Layer => new ActivationLayer("tanh");

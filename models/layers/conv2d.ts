@@ -13,12 +13,15 @@ import {
   type Layer,
 } from "./layer.ts";
 
+/** 2-D convolution as PyTorch's nn.Conv2d: stride 1, no padding, square kernels, an optional fused activation. */
 export class Conv2d implements Layer {
+  /** Parameters are named `${name}.weight` and `${name}.bias`, as in PyTorch's state_dict. */
   constructor(
     readonly name: string,
     readonly inChannels: number,
     readonly outChannels: number,
     readonly kernelSize: number,
+    /** Folded into the kernels: identity, relu or tanh. */
     readonly activation: ActivationName = "identity",
   ) {}
 
@@ -39,7 +42,7 @@ export class Conv2d implements Layer {
     const IC = this.inChannels, OC = this.outChannels, K = this.kernelSize;
     const [channels, H, W] = input.shape;
     if (input.shape.length !== 3 || channels !== IC || H < K || W < K) {
-      throw new Error(
+      throw new UserError(
         `${this.name} expects ${IC} channels of at least ${K}x${K}, gets ${input.shape.join("x")}`,
       );
     }

@@ -1,4 +1,5 @@
 /** Dense layer, PyTorch's nn.Linear: y = act(x W^T + b), W [out, in]. */
+import { UserError } from "../../engine/errors.ts";
 import { type Dispatch, SLICE_ALIGNMENT_BYTES } from "../../engine/backend.ts";
 import { ACT, type ActivationName } from "../../engine/cpu/activation.ts";
 import { kernels } from "../../engine/kernels.ts";
@@ -11,11 +12,14 @@ import {
   type Layer,
 } from "./layer.ts";
 
+/** A fully connected layer as PyTorch's nn.Linear, with an optional fused activation. */
 export class Dense implements Layer {
+  /** Parameters are named `${name}.weight` ([out, in]) and `${name}.bias`, as in PyTorch's state_dict. */
   constructor(
     readonly name: string,
     readonly inFeatures: number,
     readonly outFeatures: number,
+    /** Folded into the kernels: identity, relu or tanh. */
     readonly activation: ActivationName = "identity",
   ) {}
 
@@ -43,7 +47,7 @@ export class Dense implements Layer {
     const IN = this.inFeatures, OUT_TOTAL = this.outFeatures;
     const inputLength = input.shape.reduce((a, b) => a * b, 1);
     if (inputLength !== IN) {
-      throw new Error(`${this.name} expects ${IN} inputs, gets ${input.shape.join("x")}`);
+      throw new UserError(`${this.name} expects ${IN} inputs, gets ${input.shape.join("x")}`);
     }
     const weight = defaultInitialised(context, `${this.name}.weight`, [OUT_TOTAL, IN], IN);
     const bias = defaultInitialised(context, `${this.name}.bias`, [OUT_TOTAL], IN);

@@ -5,7 +5,9 @@ import type { ActivationName } from "../../engine/cpu/activation.ts";
 
 /** A layer's output as the next layer sees it: per-sample shape, its tensor and its gradient's. */
 export interface Activation {
+  /** Per-sample shape. */
   readonly shape: readonly number[];
+  /** Its values, [batch, ...shape]. */
   readonly value: Tensor;
   /** Absent for the model's input, whose gradient nobody needs. */
   readonly grad?: Tensor;
@@ -13,15 +15,23 @@ export interface Activation {
 
 /** A trainable tensor under its PyTorch state_dict name, with its gradient (when training). */
 export interface Parameter {
+  /** PyTorch's state_dict name, e.g. "conv1.weight". */
   readonly name: string;
+  /** Its shape. */
   readonly shape: readonly number[];
+  /** Its values. */
   readonly value: Tensor;
+  /** Its gradient, when training. */
   readonly grad?: Tensor;
 }
 
+/** What a layer is built with. */
 export interface BuildContext {
+  /** Where its tensors live. */
   readonly backend: Backend;
+  /** Samples per batch. */
   readonly batch: number;
+  /** Initialises its parameters. */
   readonly random: Random;
   /** One float, written once per epoch; the weight-gradient kernels take their SGD step with it. */
   readonly learningRate: Tensor;
@@ -29,14 +39,19 @@ export interface BuildContext {
   readonly training: boolean;
 }
 
+/** A layer compiled: its output, its recorded dispatches and its parameters. */
 export interface BuiltLayer {
+  /** What the next layer reads. */
   readonly output: Activation;
+  /** Forward dispatches, in order. */
   readonly forward: readonly Dispatch[];
   /** Backward dispatches, in order: input gradient first (it needs the old weights), then the SGD step. */
   readonly backward: readonly Dispatch[];
+  /** Its trainable tensors. */
   readonly parameters: readonly Parameter[];
 }
 
+/** A layer: compiled once for a backend and a batch size into dispatches. */
 export interface Layer {
   /** e.g. "conv1: conv 5x5 1->6". */
   describe(): string;

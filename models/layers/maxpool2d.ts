@@ -1,4 +1,5 @@
 /** 2x2 max pooling with stride 2, PyTorch's nn.MaxPool2d(2): an odd last row or column is dropped. */
+import { UserError } from "../../engine/errors.ts";
 import type { Dispatch } from "../../engine/backend.ts";
 import { kernels } from "../../engine/kernels.ts";
 import {
@@ -9,7 +10,9 @@ import {
   type Layer,
 } from "./layer.ts";
 
+/** 2x2 max pooling with stride 2, as PyTorch's max_pool2d(2, 2). */
 export class MaxPool2d implements Layer {
+  /** `name` labels its tensors. */
   constructor(readonly name: string) {}
 
   describe(): string {
@@ -20,7 +23,7 @@ export class MaxPool2d implements Layer {
     const { backend, batch: B } = context;
     const [C, H, W] = input.shape;
     if (input.shape.length !== 3 || H < 2 || W < 2) {
-      throw new Error(
+      throw new UserError(
         `${this.name} expects channels x height x width of at least 2x2, gets ${input.shape.join("x")}`,
       );
     }

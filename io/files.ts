@@ -1,4 +1,5 @@
-import { UserError } from "./errors.ts";
+/** Deno-side file handling: atomic writes, writable folders, reads with one-line errors. */
+import { UserError } from "../engine/errors.ts";
 
 /** Why a file-system call on `path` failed, in words a user can act on. */
 function describeFsError(error: unknown, path: string): string {
