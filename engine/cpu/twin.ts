@@ -18,3 +18,6 @@ export function scratch(name: string, length: number): Float32Array {
   }
   return array;
 }
+
+/** A kernel's TypeScript twin: one call runs the whole grid. */
+export type Twin = (bindings: TwinBindings, constants: Record<string, number>) => void;
