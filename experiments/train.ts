@@ -6,7 +6,6 @@ import { dirname } from "node:path";
 import { UserError } from "../engine/errors.ts";
 import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
 import { ensureWritableDir } from "../io/files.ts";
-import { CompiledModel } from "../models/model.ts";
 import { modelByName } from "../models/zoo.ts";
 import { integerFlag, parseFlags, runMain } from "./cli.ts";
 import { parseSchedule, PROTOCOL } from "./protocol.ts";
@@ -19,11 +18,13 @@ import {
   loadStudyData,
 } from "./session.ts";
 import { trainModel } from "./trainer.ts";
+import { compileModel, kernelMode } from "./tuning_cache.ts";
 
 const USAGE = `usage: deno task train MODEL [--backend webgpu|cpu] [--epochs ${PROTOCOL.epochs}] ` +
   `[--batch-size ${PROTOCOL.batchSize}] [--lr-schedule ${PROTOCOL.learningRateSchedule}] [--seed ${PROTOCOL.seed}] ` +
-  `[--train-limit N] [--test-limit N] [--data DIR] [--save PATH] [--weights PATH] [--json]
-  MODEL: lenet5, mlp-H or mlp-H1-H2 (e.g. mlp-300-100)`;
+  `[--train-limit N] [--test-limit N] [--data DIR] [--save PATH] [--weights PATH] [--kernels fixed|tuned] [--json]
+  MODEL: lenet5, mlp-H or mlp-H1-H2 (e.g. mlp-300-100)
+  --kernels: today's kernels, or variants chosen by measurement on the adapter (default: tuned on webgpu)`;
 
 const FLAGS = {
   backend: { type: "string" },
@@ -37,6 +38,7 @@ const FLAGS = {
   save: { type: "string" },
   weights: { type: "string" },
   json: { type: "boolean" },
+  kernels: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
   }
   const spec = modelByName(positionals[0]);
   const kind = backendKind(flags.backend);
+  const kernels = kernelMode(flags.kernels, kind);
   const epochs = integerFlag("epochs", flags.epochs, 0) ?? PROTOCOL.epochs;
   const batchSize = integerFlag("batch-size", flags["batch-size"], 1) ?? PROTOCOL.batchSize;
   const seed = integerFlag("seed", flags.seed, 0) ?? PROTOCOL.seed;
@@ -67,7 +70,7 @@ async function main(): Promise<void> {
   );
   const backend = await createBackend(kind);
   console.log(adapterLine(backend));
-  const model = new CompiledModel(backend, spec, batchSize, seed);
+  const model = await compileModel(backend, spec, batchSize, seed, kernels);
   if (flags.weights) await loadCheckpoint(model, flags.weights);
   const sets = deviceDataSets(backend, data);
   console.log(
