@@ -1,6 +1,7 @@
 /**
  * The tuner's cache on disk (engine/tuner.ts keeps to an interface): one JSON file in the user's
- * cache folder, $XDG_CACHE_HOME/webgpu-lenet/tuning.json or ~/.cache/webgpu-lenet/tuning.json,
+ * cache folder, $XDG_CACHE_HOME/webgpu-lenet/tuning.json or ~/.cache/webgpu-lenet/tuning.json
+ * ($WEBGPU_LENET_TUNING_CACHE names another file; "none" keeps the choices in memory),
  * keyed by adapter, op and shape, written atomically (a temporary file renamed over it) after each
  * new choice, so that later runs start at once. A missing or unreadable file is an empty cache;
  * one that cannot be written leaves the choices in memory for this run.
@@ -12,6 +13,8 @@ import type { KernelMode, TuningCache, TuningRecord } from "../engine/tuner.ts";
 import { CompiledModel, type ModelSpec } from "../models/model.ts";
 
 export function tuningCachePath(): string | undefined {
+  const named = Deno.env.get("WEBGPU_LENET_TUNING_CACHE");
+  if (named) return named === "none" ? undefined : named;
   const base = Deno.env.get("XDG_CACHE_HOME") ||
     (Deno.env.get("HOME") ? join(Deno.env.get("HOME")!, ".cache") : undefined);
   return base ? join(base, "webgpu-lenet", "tuning.json") : undefined;

@@ -15,7 +15,7 @@ async function runBench(args: string[]) {
     stdout: "piped",
     stderr: "piped",
     // The tuner's cache in a folder of the test's own, not the user's.
-    env: { XDG_RUNTIME_DIR: "/tmp", XDG_CACHE_HOME: cacheHome },
+    env: { XDG_RUNTIME_DIR: "/tmp", WEBGPU_LENET_TUNING_CACHE: `${cacheHome}/tuning.json` },
   }).output();
   return { code, stdout: new TextDecoder().decode(stdout), stderr: new TextDecoder().decode(stderr) };
 }
