@@ -125,18 +125,12 @@ export class KernelChooser {
 
   /**
    * Times the candidates of every slot not yet chosen and keeps the fastest, within `budgetMs` of
-   * wall time after one untimed run of every candidate. Runs the kernels:
+   * wall time (a slot started may overrun it by two runs of its candidates). Runs the kernels:
    * call it before training (the model zeroes its learning rate for it, so that the weight kernels'
    * SGD steps change nothing). Returns, per replaced dispatch, its replacement.
    */
   async tune(options: TuningOptions = {}): Promise<Map<Dispatch, Dispatch>> {
     const repeats = options.repeats ?? 5, rounds = options.rounds ?? 5, budget = options.budgetMs ?? 20_000;
-    const pending = this.#slots.filter((slot) => !slot.choice.record);
-    if (pending.length === 0) return new Map();
-    // Every candidate once, untimed and outside the budget: a driver may build a pipeline at its first
-    // use (llvmpipe does), which would otherwise count against the first slot timed.
-    this.backend.run(pending.flatMap((slot) => slot.candidates));
-    await this.backend.finish();
     const start = performance.now();
     const replaced = new Map<Dispatch, Dispatch>();
     const measured = new Map<string, TuningRecord>();
@@ -144,12 +138,14 @@ export class KernelChooser {
       if (slot.choice.record) continue;
       let record = measured.get(slot.key);
       if (!record) {
-        const left = budget - (performance.now() - start);
-        if (left <= 0) {
+        if (performance.now() - start >= budget) {
           slot.choice.source = "over budget";
           continue;
         }
-        record = await this.#measure(slot.candidates, repeats, rounds, left);
+        // Each candidate once, untimed: a driver may build a pipeline at its first use (llvmpipe does).
+        this.backend.run(slot.candidates);
+        await this.backend.finish();
+        record = await this.#measure(slot.candidates, repeats, rounds, budget - (performance.now() - start));
         if (!record) {
           slot.choice.source = "over budget";
           continue;
