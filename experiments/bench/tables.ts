@@ -249,10 +249,15 @@ export interface Report {
 
 /** The variant each layer ran in the tuned training rows, with the tuner's timings. */
 function kernelLines(rows: readonly TrainingRow[]): string[] {
-  const lines = rows.filter((row) => row.kernelChoices?.length).flatMap((row) => [
-    `${row.model}, batch ${row.batch}, ours webgpu (tuned): the kernel each layer runs`,
-    ...row.kernelChoices!.map((line) => `  ${line}`),
-  ]);
+  const lines = rows.filter((row) => row.kernelChoices?.length).flatMap((row) => {
+    // describeChoices says "(the default;" or "(default;" where a layer kept today's kernel.
+    const allDefault = row.kernelChoices!.every((line) => /\((the )?default;/.test(line));
+    return [
+      `${row.model}, batch ${row.batch}, ours webgpu (tuned): the kernel each layer runs` +
+      (allDefault ? " (all today's: its tuned / fixed ratio measures only the noise of this run)" : ""),
+      ...row.kernelChoices!.map((line) => `  ${line}`),
+    ];
+  });
   return lines.length ? [...lines, ""] : [];
 }
 
