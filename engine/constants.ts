@@ -6,6 +6,7 @@
 
 /** The activation codes fused into dense and convolution kernels (their ACT constant). */
 export const ACT = { identity: 0, relu: 1, tanh: 2 } as const;
+/** An activation by name: "identity", "relu" or "tanh". */
 export type ActivationName = keyof typeof ACT;
 
 /** The dense kernels' register tile: 4 x 4 outputs per invocation (dense.wgsl). */

@@ -21,6 +21,7 @@ import * as denseReduce from "./cpu/dense_reduce.ts";
 import * as loss from "./cpu/loss.ts";
 import * as maxpool2d from "./cpu/maxpool2d.ts";
 
+/** One kernel's contract: shader, entry point, twin, op, grid, workgroup geometry, defaults. */
 export interface Kernel {
   /** File in shaders/. */
   readonly shader: string;

@@ -14,6 +14,7 @@
 import type { Backend, Bindings, Constants, Dispatch } from "./backend.ts";
 import { type Kernel, variantsOf } from "./kernels.ts";
 
+/** "fixed": the registry's defaults, today's kernels; "tuned": variants chosen by measurement. */
 export type KernelMode = "fixed" | "tuned";
 
 /** What is cached for one adapter, op and shape. */
@@ -26,17 +27,23 @@ export interface TuningRecord {
   readonly clock: string;
 }
 
+/** Where choices are kept between runs: JSON-able records by key (see `tuningKey`). */
 export interface TuningCache {
+  /** The record kept for `key`, if any. */
   get(key: string): TuningRecord | undefined;
+  /** Keeps `record` for `key`. */
   set(key: string, record: TuningRecord): void;
 }
 
 /** A cache that lives as long as the process: the default, and the tests'. */
 export class MemoryTuningCache implements TuningCache {
+  /** The records, by key. */
   readonly records = new Map<string, TuningRecord>();
+  /** The record kept for `key`, if any. */
   get(key: string): TuningRecord | undefined {
     return this.records.get(key);
   }
+  /** Keeps `record` for `key`. */
   set(key: string, record: TuningRecord): void {
     this.records.set(key, record);
   }
@@ -45,6 +52,7 @@ export class MemoryTuningCache implements TuningCache {
 /** A variant must be this much faster than the default (a fraction of its time) to be chosen. */
 export const MARGIN = 0.1;
 
+/** How much time tuning may take. */
 export interface TuningOptions {
   /** Dispatches back to back per timed pass. */
   readonly repeats?: number;
@@ -58,7 +66,9 @@ export interface TuningOptions {
 export interface KernelChoice {
   /** e.g. "fc1 forward". */
   readonly label: string;
+  /** The op its variants compute. */
   readonly op: string;
+  /** The registry's default (today's kernel) for this layer. */
   readonly defaultEntry: string;
   /** Undefined until tuned (or found in the cache). */
   record?: TuningRecord;
@@ -88,6 +98,7 @@ export function tuningKey(adapter: string, op: string, constants: Constants): st
 export class KernelChooser {
   readonly #slots: Slot[] = [];
 
+  /** Binds on `backend`; `cache` holds earlier choices (a process-lifetime one by default). */
   constructor(
     readonly backend: Backend,
     readonly mode: KernelMode = "fixed",
