@@ -38,7 +38,7 @@ export interface TuningCache {
 /** A cache that lives as long as the process: the default, and the tests'. */
 export class MemoryTuningCache implements TuningCache {
   /** The records, by key. */
-  readonly records = new Map<string, TuningRecord>();
+  readonly records: Map<string, TuningRecord> = new Map();
   /** The record kept for `key`, if any. */
   get(key: string): TuningRecord | undefined {
     return this.records.get(key);
