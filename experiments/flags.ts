@@ -37,6 +37,8 @@ export const FLAG_RANGES: ReadonlyMap<string, FlagRange> = new Map([
   ["repeats", integers(1, 10_000)],
   ["steps", integers(1, 1_000_000)],
   ["jobs", integers(1, 64)],
+  /** deno task serve --port: 0 lets the system choose. */
+  ["port", integers(0, 65535)],
   /** --shard K/N: N shards, K from 1 to N. */
   ["shard", integers(1, 10_000)],
   ["budget-hours", positive(10_000)],

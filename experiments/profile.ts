@@ -4,25 +4,29 @@
  * and what recording them back to back in one pass costs beyond their sum (dispatch overhead).
  */
 import { repeated } from "../engine/backend.ts";
-import { CompiledModel } from "../models/model.ts";
 import { modelByName } from "../models/zoo.ts";
 import { flagRanges, integerFlag, parseFlags, runMain } from "./cli.ts";
 import { distribution } from "./measure.ts";
 import { PROTOCOL } from "./protocol.ts";
 import { adapterLine, backendKind, createBackend } from "./session.ts";
 import { UserError } from "../engine/errors.ts";
+import { describeChoices } from "../engine/tuner.ts";
+import { compileModel, kernelMode } from "./tuning_cache.ts";
 
 const FLAGS = {
   backend: { type: "string" },
   "batch-size": { type: "string" },
   repeats: { type: "string" },
+  kernels: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
 async function main(): Promise<void> {
   const { values: flags, positionals } = parseFlags(Deno.args, FLAGS);
   if (flags.help) {
-    console.log("usage: deno task profile MODEL [--backend webgpu|cpu] [--batch-size 4] [--repeats 200]");
+    console.log(
+      "usage: deno task profile MODEL [--backend webgpu|cpu] [--batch-size 4] [--repeats 200] [--kernels fixed|tuned]",
+    );
     console.log(flagRanges(["batch-size", "repeats"]));
     return;
   }
@@ -30,9 +34,11 @@ async function main(): Promise<void> {
   const spec = modelByName(positionals[0]);
   const batch = integerFlag("batch-size", flags["batch-size"], 1) ?? PROTOCOL.batchSize;
   const repeats = integerFlag("repeats", flags.repeats, 1) ?? 200;
-  const backend = await createBackend(backendKind(flags.backend));
+  const kind = backendKind(flags.backend);
+  const kernels = kernelMode(flags.kernels, kind);
+  const backend = await createBackend(kind);
   console.log(adapterLine(backend));
-  const model = new CompiledModel(backend, spec, batch, 0);
+  const model = await compileModel(backend, spec, batch, 0, kernels);
   const step = [...model.forward, model.loss, ...model.backward];
   await backend.timeKernels(repeated(step, 3)); // compile and warm up
   let clock = "";
@@ -51,6 +57,12 @@ async function main(): Promise<void> {
     `${spec.name}, batch ${batch}: one training step (forward, loss, backward with SGD), ${step.length} dispatches`,
   );
   console.log(`clock: ${clock}; medians of ${repeats} runs`);
+  console.log(
+    `kernels: ${kernels}${
+      kernels === "tuned" ? " (the variant each layer runs, and the tuner's timings)" : " (today's)"
+    }`,
+  );
+  for (const line of describeChoices(model.kernelChoices)) console.log(`  ${line}`);
   for (const row of rows) console.log(row);
   console.log(
     `sum of kernels ${(sum * 1000).toFixed(0)} us; the whole step in one pass ${

@@ -6,7 +6,8 @@ import type { BackendKind } from "../engine/backend.ts";
 import { UserError } from "../engine/errors.ts";
 import type { MemoryDevice } from "../engine/memory.ts";
 import { DeviceDataSet } from "../models/dataset.ts";
-import { CompiledModel } from "../models/model.ts";
+import type { CompiledModel } from "../models/model.ts";
+import { compileModel, kernelMode } from "./tuning_cache.ts";
 import { evaluate } from "../models/training.ts";
 import { modelByName } from "../models/zoo.ts";
 import { type InferenceTiming, measureInference, type MemoryFigures, memoryFigures } from "./measure.ts";
@@ -87,6 +88,8 @@ export interface MeasureOptions {
    * this, judged from the accuracy pass: the CPU path of the largest MLPs takes seconds per batch.
    */
   readonly maxTimingSeconds?: number;
+  /** --kernels as given (fixed or tuned; undefined: the default for the path). */
+  readonly kernels?: string;
   /** Put before the progress line, e.g. "[3/31] mlp-90 cpu". */
   readonly progressLabel?: string;
 }
@@ -139,7 +142,8 @@ export async function measureOnPath(
     const test = new DeviceDataSet(backend, "test", data.mnist.test, data.stats, data.testCount);
     const dataBytes = backend.ledger.live(device);
     // A spec of its own: compiling fuses activations into the layer objects, so a spec compiles once.
-    const model = new CompiledModel(backend, modelByName(modelName), options.batchSize, 0, {
+    const mode = kernelMode(options.kernels, kind);
+    const model = await compileModel(backend, modelByName(modelName), options.batchSize, 0, mode, {
       training: false,
     });
     await load(model);

@@ -13,7 +13,8 @@ import type { BackendKind } from "../engine/backend.ts";
 import { UserError } from "../engine/errors.ts";
 import { checkOutputFile, checkWritableDir, ensureWritableDir } from "../io/files.ts";
 import { loadCheckpoint, loadSafetensors, saveSafetensors } from "../io/checkpoint.ts";
-import { CompiledModel, type ModelSpec } from "../models/model.ts";
+import type { CompiledModel, ModelSpec } from "../models/model.ts";
+import { compileModel, kernelMode } from "./tuning_cache.ts";
 import { evaluate } from "../models/training.ts";
 import { modelByName } from "../models/zoo.ts";
 import { checkRange, flagRanges, integerFlag, numberFlag, parseFlags, runMain } from "./cli.ts";
@@ -78,7 +79,7 @@ const USAGE =
     [--train-limit N] [--test-limit N] [--data DIR]
     [--warmup ${WARMUP_BATCHES}] [--timed-batches ${TIMED_BATCHES}] [--max-timing-seconds S]
     [--jobs 1] [--shard K/N] [--budget-hours H] [--time-limit-minutes M] [--estimate-only]
-    [--out results/sweep.csv] [--figures results/figures] [--save-dir DIR] [--quick]
+    [--out results/sweep.csv] [--figures results/figures] [--save-dir DIR] [--kernels fixed|tuned] [--quick]
   --models: model names and families (lenet5, mlp1, mlp2), comma-separated; all ${STUDY_MODELS.length} by default
   --seeds: seeds to train each model with, a list and/or ranges (0,1,2 or 0-2; also --seed N); every seed is a row
   --jobs: models trained at once, each in a process of its own, the costliest first (default 1; on a
@@ -142,6 +143,7 @@ const FLAGS = {
   quick: { type: "boolean" },
   // Internal: a job's process trains this one MODEL@SEED of the sweep its parent runs.
   task: { type: "string" },
+  kernels: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -218,7 +220,9 @@ async function main(): Promise<void> {
     batches: integerFlag("timed-batches", flags["timed-batches"], 1) ?? quick?.timedBatches ?? TIMED_BATCHES,
     maxTimingSeconds: integerFlag("max-timing-seconds", flags["max-timing-seconds"], 1) ??
       quick?.maxTimingSeconds,
+    kernels: flags.kernels,
   };
+  kernelMode(flags.kernels, "webgpu"); // a bad --kernels fails here, before any work
   const out = flags.out ?? quick?.out ?? "results/sweep.csv";
   const figures = flags.figures ?? quick?.figures ?? "results/figures";
   const saveDir = flags["save-dir"];
@@ -453,7 +457,9 @@ async function measureStepCost(sweep: Sweep, model: string): Promise<number> {
   const backend = await createBackend(sweep.trainBackend);
   try {
     const sets = deviceDataSets(backend, sweep.data);
-    const compiled = new CompiledModel(backend, modelByName(model), sweep.batchSize, 0);
+    // The kernels its training will run (tuning here fills the cache that training then reads).
+    const mode = kernelMode(sweep.measure.kernels, sweep.trainBackend);
+    const compiled = await compileModel(backend, modelByName(model), sweep.batchSize, 0, mode);
     return await secondsPerTrainingStep(compiled, sets.train, learningRateForEpoch(1, sweep.schedule));
   } finally {
     backend.destroy();
@@ -668,7 +674,8 @@ async function train(sweep: Sweep, task: Task, spec: ModelSpec, tag: string): Pr
     // The data sets first, so that the peak less their bytes is exactly the model's own peak.
     const sets = deviceDataSets(backend, data);
     const dataBytes = backend.ledger.live(device);
-    const model = new CompiledModel(backend, spec, sweep.batchSize, task.seed);
+    const mode = kernelMode(sweep.measure.kernels, trainBackend);
+    const model = await compileModel(backend, spec, sweep.batchSize, task.seed, mode);
     const parameters = model.parameterCount();
     const resume = await loadState(sweep, task, model, tag);
     console.log(

@@ -7,7 +7,6 @@ import { UserError } from "../engine/errors.ts";
 import { checkOutputPath, ensureWritableDir } from "../io/files.ts";
 import { loadCheckpoint, loadSafetensors, saveCheckpoint } from "../io/checkpoint.ts";
 import { checkCheckpoint } from "../models/checkpoint.ts";
-import { CompiledModel } from "../models/model.ts";
 import { modelByName } from "../models/zoo.ts";
 import { flagRanges, integerFlag, parseFlags, runMain } from "./cli.ts";
 import { parseSchedule, PROTOCOL } from "./protocol.ts";
@@ -20,11 +19,13 @@ import {
   loadStudyData,
 } from "./session.ts";
 import { trainModel } from "./trainer.ts";
+import { compileModel, kernelMode } from "./tuning_cache.ts";
 
 const USAGE = `usage: deno task train MODEL [--backend webgpu|cpu] [--epochs ${PROTOCOL.epochs}] ` +
   `[--batch-size ${PROTOCOL.batchSize}] [--lr-schedule ${PROTOCOL.learningRateSchedule}] [--seed ${PROTOCOL.seed}] ` +
-  `[--train-limit N] [--test-limit N] [--data DIR] [--save PATH] [--weights PATH] [--json]
+  `[--train-limit N] [--test-limit N] [--data DIR] [--save PATH] [--weights PATH] [--kernels fixed|tuned] [--json]
   MODEL: lenet5, mlp-H or mlp-H1-H2 (e.g. mlp-300-100)
+  --kernels: today's kernels, or variants chosen by measurement on the adapter (default: tuned on webgpu)
 ${flagRanges(["epochs", "batch-size", "seed", "train-limit", "test-limit"])}`;
 
 const FLAGS = {
@@ -39,6 +40,7 @@ const FLAGS = {
   save: { type: "string" },
   weights: { type: "string" },
   json: { type: "boolean" },
+  kernels: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -55,6 +57,7 @@ async function main(): Promise<void> {
   }
   const spec = modelByName(positionals[0]);
   const kind = backendKind(flags.backend);
+  const kernels = kernelMode(flags.kernels, kind);
   const epochs = integerFlag("epochs", flags.epochs, 0) ?? PROTOCOL.epochs;
   const batchSize = integerFlag("batch-size", flags["batch-size"], 1) ?? PROTOCOL.batchSize;
   const seed = integerFlag("seed", flags.seed, 0) ?? PROTOCOL.seed;
@@ -73,7 +76,7 @@ async function main(): Promise<void> {
   const data = await loadStudyData(flags.data, trainLimit, testLimit, batchSize);
   const backend = await createBackend(kind);
   console.log(adapterLine(backend));
-  const model = new CompiledModel(backend, spec, batchSize, seed);
+  const model = await compileModel(backend, spec, batchSize, seed, kernels);
   if (checkpoint) await loadCheckpoint(model, weights!, checkpoint);
   const sets = deviceDataSets(backend, data);
   console.log(

@@ -6,6 +6,13 @@ import { UserError } from "../engine/errors.ts";
 import type { Backend, Dispatch, Tensor } from "../engine/backend.ts";
 import { kernels } from "../engine/kernels.ts";
 import { Random } from "../engine/random.ts";
+import {
+  type KernelChoice,
+  KernelChooser,
+  type KernelMode,
+  type TuningCache,
+  type TuningOptions,
+} from "../engine/tuner.ts";
 import { ActivationLayer } from "./layers/activation.ts";
 import type { Activation, BuildContext, Layer, Parameter } from "./layers/layer.ts";
 
@@ -53,10 +60,10 @@ export class CompiledModel {
   readonly learningRate: Tensor;
   /** Every trainable tensor, in layer order. */
   readonly parameters: readonly Parameter[];
-  /** The forward dispatches, in order. */
-  readonly forward: readonly Dispatch[];
-  /** The backward dispatches (each with its fused SGD step), in order. */
-  readonly backward: readonly Dispatch[];
+  /** The forward dispatches, in order; replaced, not changed, when `tune` picks other variants. */
+  forward: readonly Dispatch[];
+  /** The backward dispatches (each with its fused SGD step), in order; `tune` may replace them too. */
+  backward: readonly Dispatch[];
   /** Softmax cross-entropy, its gradient, and the running totals. */
   readonly loss: Dispatch;
   /** The spec's layers with activations fused. */
@@ -66,6 +73,7 @@ export class CompiledModel {
 
   /** With `training: false` no gradient tensors or backward dispatches are made: inference only. */
   readonly training: boolean;
+  readonly #kernels: KernelChooser;
 
   /** Builds every tensor (parameters initialised from `seed`, as PyTorch's defaults) and records every dispatch. */
   constructor(
@@ -73,9 +81,15 @@ export class CompiledModel {
     readonly spec: ModelSpec,
     readonly batch: number,
     seed: number,
-    options: { training?: boolean } = {},
+    options: {
+      training?: boolean;
+      /** "fixed": the registry's defaults (today's kernels); "tuned": variants chosen by `tune`. */
+      kernels?: KernelMode;
+      tuningCache?: TuningCache;
+    } = {},
   ) {
     this.training = options.training ?? true;
+    this.#kernels = new KernelChooser(backend, options.kernels ?? "fixed", options.tuningCache);
     const random = new Random(seed);
     this.learningRate = backend.tensor("learning_rate", "f32", [1]);
     const context: BuildContext = {
@@ -84,6 +98,7 @@ export class CompiledModel {
       random,
       learningRate: this.learningRate,
       training: this.training,
+      kernels: this.#kernels,
     };
     this.input = {
       shape: spec.inputShape,
@@ -121,6 +136,23 @@ export class CompiledModel {
     this.backward = backward;
     this.parameters = parameters;
     this.outputs = outputs;
+  }
+
+  /**
+   * Times the variants of each layer kernel on the backend and keeps the fastest (a no-op for a
+   * model compiled with fixed kernels, and for choices found in the tuning cache). Runs the kernels
+   * with the learning rate set to zero: call it before training.
+   */
+  async tune(options?: TuningOptions): Promise<void> {
+    this.setLearningRate(0);
+    const replaced = await this.#kernels.tune(options);
+    this.forward = this.forward.map((d) => replaced.get(d) ?? d);
+    this.backward = this.backward.map((d) => replaced.get(d) ?? d);
+  }
+
+  /** The layer kernels that have variants: which one each runs, with the tuner's timings. */
+  get kernelChoices(): readonly KernelChoice[] {
+    return this.#kernels.choices;
   }
 
   /** The tensors one inference batch flows through: the input and every layer's output. */

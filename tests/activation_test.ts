@@ -2,7 +2,7 @@
  * The stand-alone activation kernels: twins against PyTorch (ReLU's exact zeros, tanh up to |100|),
  * the GPU against the twins, including a grid long enough to fold into y.
  */
-import { ACT } from "../engine/cpu/activation.ts";
+import { ACT } from "../engine/constants.ts";
 import { kernels } from "../engine/kernels.ts";
 import type { Backend } from "../engine/backend.ts";
 import {

@@ -181,6 +181,23 @@ for (
   });
 }
 
+Deno.test("2. every numeric flag the CLIs parse has its range in the one table", async () => {
+  const used = new Set<string>();
+  for await (const entry of Deno.readDir(new URL("../experiments/", import.meta.url))) {
+    if (!entry.name.endsWith(".ts")) continue;
+    const source = await Deno.readTextFile(new URL(`../experiments/${entry.name}`, import.meta.url));
+    for (
+      const match of source.matchAll(
+        /(?:integerFlag|numberFlag|positiveNumberFlag|checkRange)\(\s*"([a-z-]+)"/g,
+      )
+    ) {
+      used.add(match[1]);
+    }
+  }
+  assert.ok(used.has("seed") && used.has("timed-batches"), [...used].join(" "));
+  for (const name of used) assert.ok(FLAG_RANGES.has(name), `--${name} has no entry in FLAG_RANGES`);
+});
+
 Deno.test("2. --help states each numeric flag's range", async () => {
   const help = await task("train", ["--help"]);
   assert.equal(help.code, 0);

@@ -1,5 +1,5 @@
 import type { Backend, Constants } from "../engine/backend.ts";
-import { ACT } from "../engine/cpu/activation.ts";
+import { ACT } from "../engine/constants.ts";
 import {
   conv2d_backward_input,
   conv2d_backward_weight,

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { Backend, Constants, Dispatch, Tensor } from "../engine/backend.ts";
-import { ACT } from "../engine/cpu/activation.ts";
+import { ACT } from "../engine/constants.ts";
 import { dense_forward } from "../engine/cpu/dense.ts";
 import { kernels } from "../engine/kernels.ts";
 import {

@@ -1,10 +1,7 @@
-// TypeScript twins of shaders/activation.wgsl, and the ACT codes that dense and convolution fuse.
+// TypeScript twins of shaders/activation.wgsl, and the activations that dense and convolution fuse.
 import type { Constants } from "../backend.ts";
+import { ACT } from "../constants.ts";
 import type { TwinBindings } from "./twin.ts";
-
-export const ACT = { identity: 0, relu: 1, tanh: 2 } as const;
-/** The activations a layer can fuse (the ACT codes of the shaders). */
-export type ActivationName = "identity" | "relu" | "tanh";
 
 export function activate(act: number, s: number): number {
   if (act === ACT.relu) return s > 0 ? s : 0;

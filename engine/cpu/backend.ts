@@ -1,4 +1,4 @@
-/** The CPU path: tensors are typed arrays, and each dispatch calls the kernel's TypeScript twin. */
+/** The CPU path: tensors are typed arrays, and each dispatch calls the kernel's TypeScript twin (its registry entry names it). */
 import {
   type Backend,
   type Bindings,
@@ -11,31 +11,10 @@ import {
   sliceOf,
   type Tensor,
 } from "../backend.ts";
-import type { Kernel } from "../kernels.ts";
+import { type Kernel, withDefaults } from "../kernels.ts";
 import { MemoryLedger } from "../memory.ts";
 import { UserError } from "../errors.ts";
 import type { TwinBindings } from "./twin.ts";
-import * as activation from "./activation.ts";
-import * as conv2d from "./conv2d.ts";
-import * as data from "./data.ts";
-import * as dense from "./dense.ts";
-import * as loss from "./loss.ts";
-import * as maxpool2d from "./maxpool2d.ts";
-
-type Twin = (bindings: TwinBindings, constants: Constants) => void;
-
-/** Twins by entry-point name. */
-export const twins: Record<string, Twin> = {
-  ...activation,
-  ...conv2d,
-  ...data,
-  ...dense,
-  ...loss,
-  ...maxpool2d,
-} as unknown as Record<
-  string,
-  Twin
->;
 
 interface CpuTensor extends Tensor {
   readonly data: Float32Array | Uint32Array;
@@ -87,9 +66,8 @@ export class CpuBackend implements Backend {
     this.ledger.free("cpu", (tensor as CpuTensor).data.byteLength);
   }
 
-  dispatch(kernel: Kernel, bindings: Bindings, constants: Constants): Dispatch {
-    const twin = twins[kernel.entry];
-    if (!twin) throw new Error(`no TypeScript twin for kernel ${kernel.entry}`);
+  dispatch(kernel: Kernel, bindings: Bindings, given: Constants): Dispatch {
+    const constants = withDefaults(kernel, given);
     const views: TwinBindings = { f32: {}, u32: {} };
     for (const [name, binding] of Object.entries(bindings)) {
       const { tensor, offset, length } = sliceOf(binding);
@@ -97,7 +75,7 @@ export class CpuBackend implements Backend {
       if (data instanceof Float32Array) views.f32[name] = data;
       else views.u32[name] = data;
     }
-    return { kernel, constants, run: () => twin(views, constants) } as CpuDispatch;
+    return { kernel, constants, run: () => kernel.twin(views, constants) } as CpuDispatch;
   }
 
   run(program: readonly Dispatch[], repeats = 1): void {

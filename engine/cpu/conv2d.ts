@@ -5,11 +5,7 @@ import type { Constants } from "../backend.ts";
 import type { TwinBindings } from "./twin.ts";
 import { activate, activationSlope } from "./activation.ts";
 import { scratch } from "./twin.ts";
-
-/** Adjacent positions per invocation along a row, as in the shader. */
-export const TILE = 4;
-/** Longest kernel side conv2d_weight_partials keeps accumulators for, as in the shader. */
-export const MAX_K = 8;
+import { CONV_TILE as TILE, MAX_K } from "../constants.ts";
 
 function shape(c: Constants) {
   const { B, IC, OC, H, W } = c;

@@ -1,6 +1,8 @@
 /** What a twin receives: its bindings as typed arrays (views of slices where the GPU binds a slice). */
 export interface TwinBindings {
+  /** The f32 bindings by name. */
   readonly f32: Record<string, Float32Array>;
+  /** The u32 bindings by name. */
   readonly u32: Record<string, Uint32Array>;
 }
 
@@ -18,3 +20,6 @@ export function scratch(name: string, length: number): Float32Array {
   }
   return array;
 }
+
+/** A kernel's TypeScript twin: one call runs the whole grid. */
+export type Twin = (bindings: TwinBindings, constants: Record<string, number>) => void;

@@ -16,7 +16,7 @@ import {
   type Tensor,
 } from "../backend.ts";
 import { UserError } from "../errors.ts";
-import type { Kernel } from "../kernels.ts";
+import { type Kernel, withDefaults } from "../kernels.ts";
 import { MemoryLedger } from "../memory.ts";
 import { acquireDevice } from "./device.ts";
 import { reflectEntry, shaderSource } from "./shaders.ts";
@@ -131,8 +131,15 @@ export class WebGpuBackend implements Backend {
     buffer.destroy();
   }
 
-  dispatch(kernel: Kernel, bindings: Bindings, constants: Constants): Dispatch {
+  dispatch(kernel: Kernel, bindings: Bindings, given: Constants): Dispatch {
+    const constants = withDefaults(kernel, given);
     const reflection = reflectEntry(kernel.shader, kernel.entry);
+    if (reflection.workgroupSize.join() !== kernel.workgroup.join()) {
+      throw new Error(
+        `${kernel.entry}: the registry says workgroups of ${kernel.workgroup.join("x")}, ` +
+          `the shader ${reflection.workgroupSize.join("x")}`,
+      );
+    }
     const entries: GPUBindGroupEntry[] = [];
     for (const [name, declared] of reflection.bindings) {
       const binding = bindings[name];
@@ -279,7 +286,7 @@ export class WebGpuBackend implements Backend {
   }
 
   #workgroups(kernel: Kernel, constants: Constants): [number, number, number] {
-    const size = reflectEntry(kernel.shader, kernel.entry).workgroupSize;
+    const size = kernel.workgroup;
     const grid = kernel.grid(constants);
     const groups = grid.map((n, i) => Math.max(1, Math.ceil(n / size[i]))) as [number, number, number];
     if (kernel.folds && groups[0] > MAX_WORKGROUPS) {

@@ -1,9 +1,11 @@
 /** The bench's measurements of our own engine, on either backend. */
 import { type Backend, repeated } from "../../engine/backend.ts";
+import { describeChoices, type KernelMode } from "../../engine/tuner.ts";
+import { compileModel } from "../tuning_cache.ts";
 import { Random } from "../../engine/random.ts";
 import { type ByteImageSet, DeviceDataSet } from "../../models/dataset.ts";
 import { Dense } from "../../models/layers/dense.ts";
-import { CompiledModel, type ModelSpec } from "../../models/model.ts";
+import type { CompiledModel, ModelSpec } from "../../models/model.ts";
 import { trainEpoch } from "../../models/training.ts";
 import { measureInference, TIMED_BATCH_POSITIONS } from "../measure.ts";
 import { dispatchesPerStep, type StudyData } from "../session.ts";
@@ -75,8 +77,9 @@ export async function oursTraining(
   batch: number,
   data: StudyData,
   plan: Plan,
+  kernels: KernelMode = "fixed",
 ): Promise<Partial<TrainingRow>> {
-  const model = new CompiledModel(backend, spec, batch, SEED);
+  const model = await compileModel(backend, spec, batch, SEED, kernels);
   const onCpu = backend.kind === "cpu";
   let set = prefixDataSet(backend, data, "train", batch);
   const warmUp = await trainEpoch(model, set, LEARNING_RATE, new Random(SEED).permutation(set.count));
@@ -108,6 +111,7 @@ export async function oursTraining(
     secondsPerStep: median(passes.map((pass) => pass.seconds / pass.steps)),
     submitsPerStep: median(passes.map((pass) => pass.submits / pass.steps)),
     dispatchesPerStep: dispatchesPerStep(model),
+    ...(kernels === "tuned" ? { kernelChoices: describeChoices(model.kernelChoices) } : {}),
   };
 }
 
@@ -118,8 +122,9 @@ export async function oursInference(
   data: StudyData,
   plan: Plan,
   secondsPerBatch: number,
+  kernels: KernelMode = "fixed",
 ): Promise<Partial<InferenceRow>> {
-  const model = new CompiledModel(backend, spec, INFERENCE_BATCH, SEED, { training: false });
+  const model = await compileModel(backend, spec, INFERENCE_BATCH, SEED, kernels, { training: false });
   // As many test batches as the timing goes through (measure.ts).
   const set = prefixDataSet(backend, data, "test", INFERENCE_BATCH * TIMED_BATCH_POSITIONS);
   const batches = plan.fixedSteps ?? stepsForPass(secondsPerBatch, plan);
@@ -144,7 +149,12 @@ export async function oursInference(
  * GFLOP/s of our dense forward kernel at [batch x 4096] x [4096 x 4096]^T + bias (2*B*IN*OUT flops): a
  * one-layer model, so that the kernel timed is the one the models dispatch.
  */
-export async function oursDense(backend: Backend, batch: number, plan: Plan): Promise<Partial<DenseRow>> {
+export async function oursDense(
+  backend: Backend,
+  batch: number,
+  plan: Plan,
+  kernels: KernelMode = "fixed",
+): Promise<Partial<DenseRow>> {
   const n = DENSE_SIZE;
   const spec: ModelSpec = {
     name: `dense-${n}`,
@@ -153,7 +163,7 @@ export async function oursDense(backend: Backend, batch: number, plan: Plan): Pr
     layers: [new Dense("fc", n, n)],
     classes: n,
   };
-  const { forward } = new CompiledModel(backend, spec, batch, SEED, { training: false });
+  const { forward } = await compileModel(backend, spec, batch, SEED, kernels, { training: false });
   backend.run(forward); // builds the pipeline
   await backend.finish();
   const times = await backend.timeKernels(repeated(forward, plan.repeats));

@@ -24,9 +24,17 @@ export interface Plan {
   readonly fixedSteps?: number;
 }
 
-export type PathId = "ours-webgpu" | "ours-cpu" | "tfjs-webgpu" | "tfjs-cpu" | "pytorch-cpu" | "pytorch-cuda";
+export type PathId =
+  | "ours-webgpu"
+  | "ours-webgpu-fixed"
+  | "ours-cpu"
+  | "tfjs-webgpu"
+  | "tfjs-cpu"
+  | "pytorch-cpu"
+  | "pytorch-cuda";
 export const PATH_LABELS: Record<PathId, string> = {
   "ours-webgpu": "ours webgpu",
+  "ours-webgpu-fixed": "ours webgpu, today's kernels (--kernels fixed)",
   "ours-cpu": "ours cpu",
   "tfjs-webgpu": "TF.js webgpu",
   "tfjs-cpu": "TF.js cpu",
@@ -53,6 +61,8 @@ export interface TrainingRow extends Outcome {
   secondsPerStep?: number;
   submitsPerStep?: number;
   dispatchesPerStep?: number;
+  /** The variant each layer kernel ran and the tuner's timings (engine/tuner.ts describeChoices). */
+  kernelChoices?: string[];
 }
 
 export interface InferenceRow extends Outcome {

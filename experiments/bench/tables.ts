@@ -18,6 +18,7 @@ import {
 /** The pairs compared: each of our paths against its counterparts. */
 export const RATIO_PAIRS: [PathId, PathId][] = [
   ["ours-webgpu", "ours-cpu"],
+  ["ours-webgpu", "ours-webgpu-fixed"],
   ["ours-webgpu", "tfjs-webgpu"],
   ["ours-cpu", "tfjs-cpu"],
   ["ours-webgpu", "pytorch-cpu"],
@@ -63,6 +64,16 @@ export function ratios(training: TrainingRow[], inference: InferenceRow[], dense
 
 /** The issue's targets: each is one ratio of this run against a threshold. */
 export const TARGETS: (Omit<Ratio, "times"> & { target: string; threshold: number })[] = [
+  ...["lenet5", "mlp-300-100"].map((model) => ({
+    target:
+      `${model} training, batch 4: ours webgpu tuned / today's kernels (--kernels fixed) images/s (issue 12)`,
+    threshold: 1.5,
+    measure: "training images/s",
+    model,
+    batch: 4,
+    ours: "ours-webgpu" as const,
+    other: "ours-webgpu-fixed" as const,
+  })),
   {
     target: "LeNet-5 training, batch 4: ours webgpu / TF.js webgpu images/s",
     threshold: 10,
@@ -236,6 +247,20 @@ export interface Report {
   seconds: number;
 }
 
+/** The variant each layer ran in the tuned training rows, with the tuner's timings. */
+function kernelLines(rows: readonly TrainingRow[]): string[] {
+  const lines = rows.filter((row) => row.kernelChoices?.length).flatMap((row) => {
+    // describeChoices says "(the default;" or "(default;" where a layer kept today's kernel.
+    const allDefault = row.kernelChoices!.every((line) => /\((the )?default;/.test(line));
+    return [
+      `${row.model}, batch ${row.batch}, ours webgpu (tuned): the kernel each layer runs` +
+      (allDefault ? " (all today's: its tuned / fixed ratio measures only the noise of this run)" : ""),
+      ...row.kernelChoices!.map((line) => `  ${line}`),
+    ];
+  });
+  return lines.length ? [...lines, ""] : [];
+}
+
 export function renderReport(report: Report): string {
   const { adapters, machine } = report;
   const kernelClocks = new Set(
@@ -267,7 +292,8 @@ export function renderReport(report: Report): string {
     "Ratios from this run, as times faster (> 1: the path named first is faster; times in ms are inverted)",
     ratioTable(report.ratios),
     "",
-    "Targets (issue 6)",
+    ...kernelLines(report.training),
+    "Targets",
     ...report.targets.map(targetLine),
     "",
     `bench took ${report.seconds.toFixed(0)} s`,

@@ -1,5 +1,5 @@
 /** Stand-alone activations, for when no preceding layer can fuse them. */
-import type { ActivationName } from "../../engine/cpu/activation.ts";
+import type { ActivationName } from "../../engine/constants.ts";
 import { kernels } from "../../engine/kernels.ts";
 import {
   type Activation,

@@ -1,7 +1,6 @@
 /** Convolution layer, PyTorch's nn.Conv2d with stride 1 and no padding: y = act(x * W + b), NCHW. */
 import type { Dispatch } from "../../engine/backend.ts";
-import { ACT, type ActivationName } from "../../engine/cpu/activation.ts";
-import { MAX_K } from "../../engine/cpu/conv2d.ts";
+import { ACT, type ActivationName, MAX_K } from "../../engine/constants.ts";
 import { UserError } from "../../engine/errors.ts";
 import { kernels } from "../../engine/kernels.ts";
 import {
@@ -59,7 +58,8 @@ export class Conv2d implements Layer {
     const ROWS = rowsPerChunk(B * OH, Math.ceil(OC / 4) * K * IC);
     const constants = { B, IC, OC, H, W, K, ACT: ACT[this.activation], PAD, ROWS };
     const forward: Dispatch[] = [
-      backend.dispatch(
+      context.kernels.dispatch(
+        `${this.name} forward`,
         kernels.conv2d_forward,
         { x: input.value, w: weight.value, b: bias.value, y: output.value },
         constants,
@@ -76,7 +76,8 @@ export class Conv2d implements Layer {
       constants,
     ));
     if (needsInputGrad) {
-      backward.push(backend.dispatch(
+      backward.push(context.kernels.dispatch(
+        `${this.name} input gradient`,
         kernels.conv2d_backward_input,
         { g, w: weight.value, dx: input.grad! },
         constants,

@@ -1,7 +1,7 @@
 /** Dense layer, PyTorch's nn.Linear: y = act(x W^T + b), W [out, in]. */
 import { UserError } from "../../engine/errors.ts";
 import { type Dispatch, SLICE_ALIGNMENT_BYTES } from "../../engine/backend.ts";
-import { ACT, type ActivationName } from "../../engine/cpu/activation.ts";
+import { ACT, type ActivationName } from "../../engine/constants.ts";
 import { kernels } from "../../engine/kernels.ts";
 import {
   type Activation,
@@ -77,16 +77,23 @@ export class Dense implements Layer {
       const constants = { B, IN, OUT, OUT_TOTAL, O0, ACT: ACT_CODE, ACCUMULATE: O0 > 0 ? 1 : 0 };
       const w = { tensor: weight.value, offset: O0 * IN, length: OUT * IN };
       const b = { tensor: bias.value, offset: O0, length: OUT };
-      forward.push(
-        backend.dispatch(forwardKernel, { x: input.value, w, b, y: output.value }, constants),
-      );
+      const at = OUT < OUT_TOTAL ? ` rows ${O0}-${O0 + OUT - 1}` : "";
+      forward.push(context.kernels.dispatch(
+        `${this.name}${at} forward`,
+        forwardKernel,
+        { x: input.value, w, b, y: output.value },
+        constants,
+      ));
       if (!context.training) continue;
       if (needsInputGrad) {
-        backward.push(
-          backend.dispatch(inputKernel, { g: output.grad!, w, dx: input.grad! }, constants),
-        );
+        backward.push(context.kernels.dispatch(
+          `${this.name}${at} input gradient`,
+          inputKernel,
+          { g: output.grad!, w, dx: input.grad! },
+          constants,
+        ));
       }
-      backwardWeight.push(backend.dispatch(weightKernel, {
+      backwardWeight.push(context.kernels.dispatch(`${this.name}${at} weight gradient`, weightKernel, {
         x: input.value,
         g: output.grad!,
         w_train: w,

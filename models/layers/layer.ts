@@ -1,7 +1,8 @@
 /** What every layer is: compiled once against a Backend for a batch size, into recorded dispatches. */
 import type { Backend, Dispatch, Tensor } from "../../engine/backend.ts";
 import type { Random } from "../../engine/random.ts";
-import type { ActivationName } from "../../engine/cpu/activation.ts";
+import type { ActivationName } from "../../engine/constants.ts";
+import type { KernelChooser } from "../../engine/tuner.ts";
 
 /** A layer's output as the next layer sees it: per-sample shape, its tensor and its gradient's. */
 export interface Activation {
@@ -37,6 +38,8 @@ export interface BuildContext {
   readonly learningRate: Tensor;
   /** False for an inference-only model: no gradient tensors, no backward dispatches. */
   readonly training: boolean;
+  /** Binds the kernels that have variants: the default, or the tuner's choice. */
+  readonly kernels: KernelChooser;
 }
 
 /** A layer compiled: its output, its recorded dispatches and its parameters. */
