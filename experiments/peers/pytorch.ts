@@ -11,11 +11,37 @@ export interface PytorchAvailability {
   ok: boolean;
   why: string;
   device?: PytorchDevice; // "cuda" where torch sees a CUDA device, else "cpu"
+  /** The BLAS library torch's process loaded, e.g. ".../openblas-pthread/libblas.so.3" (update-alternatives). */
+  blas?: string;
+  /** torch.get_num_threads() by default. */
+  defaultThreads?: number;
 }
+/** `threads`: torch.set_num_threads for this call; PyTorch's own default where absent. */
 export type PytorchRequest =
-  | { workload: "train"; model: PeerModel; device: PytorchDevice; batch: number; steps: number }
-  | { workload: "infer"; model: PeerModel; device: PytorchDevice; batch: number; batches: number }
-  | { workload: "matmul"; device: PytorchDevice; n: number; batch: number; repeats: number };
+  | {
+    workload: "train";
+    model: PeerModel;
+    device: PytorchDevice;
+    batch: number;
+    steps: number;
+    threads?: number;
+  }
+  | {
+    workload: "infer";
+    model: PeerModel;
+    device: PytorchDevice;
+    batch: number;
+    batches: number;
+    threads?: number;
+  }
+  | {
+    workload: "matmul";
+    device: PytorchDevice;
+    n: number;
+    batch: number;
+    repeats: number;
+    threads?: number;
+  };
 export interface PeerMatmulResult {
   gflops: number;
 }
@@ -68,8 +94,18 @@ function findInterpreter() {
         continue;
       }
       const probe = JSON.parse(reply.line);
-      const why = `torch ${probe.torch} via ${python} on ${probe.deviceName} (${probe.threads} CPU threads)`;
-      return { python, availability: { ok: true, why, device: probe.device } };
+      const why = `torch ${probe.torch} via ${python} on ${probe.deviceName}; BLAS ${probe.blas}; ` +
+        `${probe.threads} CPU threads by default, the best of 1..${navigator.hardwareConcurrency} used per cell`;
+      return {
+        python,
+        availability: {
+          ok: true,
+          why,
+          device: probe.device,
+          blas: probe.blas,
+          defaultThreads: probe.threads,
+        },
+      };
     }
     return { availability: { ok: false, why: `no usable PyTorch: ${failures.join("; ")}` } };
   })();
