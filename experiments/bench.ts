@@ -36,7 +36,7 @@ import {
 } from "./bench/rows.ts";
 import { ratios, renderReport, type Report, strongestCpuPeerRatios, targets } from "./bench/tables.ts";
 import { integerFlag, parseFlags, runMain } from "./cli.ts";
-import { pytorchAvailable } from "./peers/pytorch.ts";
+import { pytorchAvailable, startPytorchServer, stopPytorchServer } from "./peers/pytorch.ts";
 import { ProgressLine } from "./progress.ts";
 import { kernelMode } from "./tuning_cache.ts";
 import type { KernelMode } from "../engine/tuner.ts";
@@ -279,6 +279,7 @@ async function main(): Promise<void> {
     const pytorch = pytorchInfo = await pytorchAvailable();
     pytorchLine = pytorch.ok ? pytorch.why : `not available (${pytorch.why})`;
     if (pytorch.ok) {
+      await startPytorchServer();
       peers.push(pytorchPeer("cpu"));
       if (pytorch.device === "cuda") peers.push(pytorchPeer("cuda"));
     }
@@ -293,6 +294,7 @@ async function main(): Promise<void> {
     for (const peer of peers) await run.peer(spec, peer);
   }
   await run.denseKernels();
+  await stopPytorchServer();
   if (pytorchLine) run.adapters.pytorch = pytorchLine;
   if (peers.some((peer) => peer.path.startsWith("tfjs"))) {
     const { tfjsAdapterName, tfjsWasmLine } = await import("./peers/tfjs.ts");

@@ -5,7 +5,8 @@ Reads one JSON request on stdin, writes one JSON line on stdout (see experiments
   {"workload": "train", "model": "lenet5" | [h1, h2], "device": "cpu" | "cuda", "batch": 4, "steps": 200}
   {"workload": "infer", "model": ..., "device": ..., "batch": 4, "batches": 100}
   {"workload": "matmul", "device": ..., "n": 4096, "batch": 64, "repeats": 20}
-Any request may add "threads": N (torch.set_num_threads) to run on N CPU threads.
+Any request may add "threads": N (torch.set_num_threads) to run on N CPU threads. With --serve it reads
+one request per line and answers each with {"ok": true, "result": ...} or {"ok": false, "error": ...}.
 """
 
 import json
@@ -172,13 +173,25 @@ def probe(_request):
 WORKLOADS = {"probe": probe, "train": train, "infer": infer, "matmul": matmul}
 
 
-def main():
-    request = json.load(sys.stdin)
-    if request.get("threads"):
-        torch.set_num_threads(request["threads"])
+def answer(request, default_threads):
+    torch.set_num_threads(request.get("threads") or default_threads)
     if request.get("device") == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device cuda asked for, but torch.cuda.is_available() is False")
-    print(json.dumps(WORKLOADS[request["workload"]](request)), flush=True)
+    return WORKLOADS[request["workload"]](request)
+
+
+def main():
+    default_threads = torch.get_num_threads()
+    if sys.argv[1:] == ["--serve"]:
+        # One request per line, one answer per line, until stdin closes: torch is imported once.
+        for line in sys.stdin:
+            try:
+                reply = {"ok": True, "result": answer(json.loads(line), default_threads)}
+            except Exception as error:  # the caller reports it; the server goes on
+                reply = {"ok": False, "error": f"{type(error).__name__}: {error}".splitlines()[0]}
+            print(json.dumps(reply), flush=True)
+        return
+    print(json.dumps(answer(json.load(sys.stdin), default_threads)), flush=True)
 
 
 if __name__ == "__main__":
