@@ -88,7 +88,10 @@ function studyFigures(rows: readonly ResultRow[]): Figure[] {
     const pathRows = rows.filter((row) => row.path === path);
     const subtitle = [`Adapter: ${distinct(pathRows.map((row) => row.adapter))}`];
     if (xField === "inferMs") subtitle.push(`Timed with: ${distinct(pathRows.map((row) => row.clock))}`);
-    else subtitle.push(...MEMORY_SUBTITLE);
+    else {
+      const rings = pathRows.some((row) => row.measured_bytes !== null && row.measured_bytes !== undefined);
+      subtitle.push(...MEMORY_SUBTITLE.slice(0, rings ? 2 : 1));
+    }
     return scatterSpec(
       PATH_LABELS[path],
       points.filter((point) => point.path === PATH_LABELS[path]),
@@ -104,7 +107,7 @@ function studyFigures(rows: readonly ResultRow[]): Figure[] {
     { name: "fig7_accuracy_per_model", spec: accuracyBarsSpec(points, modelOrder, adapterSubtitle(rows)) },
     {
       name: "fig8_inference_time_per_model",
-      spec: inferenceTimeSpec(points, modelOrder, adapterSubtitle(rows), clocksByPath(rows)),
+      spec: inferenceTimeSpec(points, modelOrder, adapterSubtitle(rows), kernelClockLines(rows)),
     },
     { name: "fig9_memory_per_model", spec: memorySpec(points, modelOrder, adapterSubtitle(rows)) },
   ];
@@ -364,7 +367,7 @@ function inferenceTimeSpec(
   points: Point[],
   modelOrder: string[],
   subtitle: string[],
-  clocks: string,
+  clocks: string[],
 ): TopLevelSpec {
   const values = points.flatMap((point) =>
     ([
@@ -390,8 +393,9 @@ function inferenceTimeSpec(
       subtitle: [
         ...subtitle,
         "Point: median; whisker: 10th to 90th percentile",
-        `Kernel: ${clocks}`,
-        "Streamed: batches back to back, one readback per chunk; one batch: run and its logits read back",
+        ...clocks,
+        "Streamed: batches back to back, one readback per chunk",
+        "One batch with readback: a batch run and its logits read back",
       ],
     },
     data: { values },
@@ -580,12 +584,13 @@ function adapterSubtitle(rows: readonly ResultRow[]): string[] {
   );
 }
 
-function clocksByPath(rows: readonly ResultRow[]): string {
-  return (Object.keys(PATH_LABELS) as ExecutionPath[])
-    .map((path) =>
-      `${distinct(rows.filter((row) => row.path === path).map((row) => row.clock))} (${PATH_LABELS[path]})`
-    )
-    .join(", ");
+/** "Kernel clock, CPU: ..." and the same for WebGPU, one line each. */
+function kernelClockLines(rows: readonly ResultRow[]): string[] {
+  return (Object.keys(PATH_LABELS) as ExecutionPath[]).map((path) =>
+    `Kernel clock, ${PATH_LABELS[path]}: ${
+      distinct(rows.filter((row) => row.path === path).map((row) => row.clock))
+    }`
+  );
 }
 
 function distinct(values: string[]): string {
