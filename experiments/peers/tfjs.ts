@@ -48,6 +48,9 @@ let wasmLine = "";
  */
 async function loadWasmBackend(): Promise<void> {
   if (wasmLine) return;
+  // Inline, not in deno.json's imports: only the bench needs it, and commands that never run the bench
+  // must not need the package (nor the network to fetch it).
+  // deno-lint-ignore no-import-prefix
   await import("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
   const threads = await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT");
