@@ -36,8 +36,17 @@ interface Point {
   inferMs: number | null;
   inferMsP10: number | null;
   inferMsP90: number | null;
-  peakInferMiB: number | null;
-  peakTrainMiB: number | null;
+  streamedMs: number | null;
+  streamedMsP10: number | null;
+  streamedMsP90: number | null;
+  latencyMs: number | null;
+  latencyMsP10: number | null;
+  latencyMsP90: number | null;
+  opBytes: number | null;
+  paramBytes: number | null;
+  allocatedBytes: number | null;
+  measuredBytes: number | null;
+  peakTrainBytes: number | null;
 }
 
 interface Figure {
@@ -79,6 +88,10 @@ function studyFigures(rows: readonly ResultRow[]): Figure[] {
     const pathRows = rows.filter((row) => row.path === path);
     const subtitle = [`Adapter: ${distinct(pathRows.map((row) => row.adapter))}`];
     if (xField === "inferMs") subtitle.push(`Timed with: ${distinct(pathRows.map((row) => row.clock))}`);
+    else {
+      const rings = pathRows.some((row) => row.measured_bytes !== null && row.measured_bytes !== undefined);
+      subtitle.push(...MEMORY_SUBTITLE.slice(0, rings ? 2 : 1));
+    }
     return scatterSpec(
       PATH_LABELS[path],
       points.filter((point) => point.path === PATH_LABELS[path]),
@@ -87,39 +100,54 @@ function studyFigures(rows: readonly ResultRow[]): Figure[] {
     );
   };
   return [
-    { name: "fig3_accuracy_vs_memory_cpu", spec: scatter("cpu", "peakInferMiB") },
-    { name: "fig4_accuracy_vs_memory_gpu", spec: scatter("webgpu", "peakInferMiB") },
+    { name: "fig3_accuracy_vs_memory_cpu", spec: scatter("cpu", "opBytes") },
+    { name: "fig4_accuracy_vs_memory_gpu", spec: scatter("webgpu", "opBytes") },
     { name: "fig5_accuracy_vs_time_cpu", spec: scatter("cpu", "inferMs") },
     { name: "fig6_accuracy_vs_time_gpu", spec: scatter("webgpu", "inferMs") },
     { name: "fig7_accuracy_per_model", spec: accuracyBarsSpec(points, modelOrder, adapterSubtitle(rows)) },
     {
       name: "fig8_inference_time_per_model",
-      spec: inferenceTimeBarsSpec(points, modelOrder, adapterSubtitle(rows), clocksByPath(rows)),
+      spec: inferenceTimeSpec(points, modelOrder, adapterSubtitle(rows), kernelClockLines(rows)),
     },
-    { name: "fig9_memory_per_model", spec: memoryBarsSpec(points, modelOrder, adapterSubtitle(rows)) },
+    { name: "fig9_memory_per_model", spec: memorySpec(points, modelOrder, adapterSubtitle(rows)) },
   ];
 }
 
-type ScatterX = "peakInferMiB" | "inferMs";
+const MEMORY_SUBTITLE = [
+  "Filled: op_bytes, bytes the operators of one batch of 4 allocate, counted as PyTorch's profiler counts them",
+  "Ring: measured_bytes, growth of a fresh process's resident memory (RSS) while the model is built and run",
+];
 
-const SCATTER_AXES: Record<ScatterX, { what: string; title: string }> = {
-  peakInferMiB: {
-    what: "peak inference memory",
-    title: "Peak inference memory, peak_infer_bytes (MiB, log scale)",
+type ScatterX = "opBytes" | "inferMs";
+
+const SCATTER_AXES: Record<ScatterX, { what: string; title: string; format?: string }> = {
+  opBytes: { what: "memory", title: "Memory (bytes, log scale)", format: "~s" },
+  inferMs: {
+    what: "inference time",
+    title: "Inference time per batch (ms, log scale): median, whisker 10th to 90th percentile",
   },
-  inferMs: { what: "inference time", title: "Inference time per batch, median (ms, log scale)" },
 };
 const SCATTER_SIZE = { width: 640, height: 420 };
 
-/** Accuracy against memory or time on one path, one labelled point per model. */
+/**
+ * Accuracy against memory or time on one path, one labelled point per model. Time: the median with a
+ * whisker from the 10th to the 90th percentile. Memory: op_bytes, and a ring at the path's measured_bytes.
+ */
 function scatterSpec(path: string, pathPoints: Point[], xField: ScatterX, subtitle: string[]): TopLevelSpec {
   const plotted = pathPoints.flatMap((point) => {
     const x = point[xField];
     // A log axis cannot show zero, which a coarse clock can report for a tiny model.
-    return x === null || x <= 0 || point.accuracy === null ? [] : [{ ...point, x, y: point.accuracy }];
+    if (x === null || x <= 0 || point.accuracy === null) return [];
+    const positive = (value: number | null) => value !== null && value > 0 ? value : null;
+    const [low, high, ring] = xField === "inferMs"
+      ? [positive(point.inferMsP10), positive(point.inferMsP90), null]
+      : [null, null, positive(point.measuredBytes)];
+    return [{ ...point, x, y: point.accuracy, low, high, ring }];
   });
   if (plotted.length === 0) subtitle = [...subtitle, "No rows with status ok on this path"];
-  const xs = plotted.map((point) => point.x);
+  const xs = plotted.flatMap((point) =>
+    [point.x, point.low, point.high, point.ring].filter((v) => v !== null)
+  );
   const ys = plotted.map((point) => point.y);
   const yPad = Math.max((Math.max(...ys) - Math.min(...ys)) * 0.06, 0.002);
   // Fixed domains let the labels be placed here, in pixels, before Vega draws them.
@@ -132,16 +160,21 @@ function scatterSpec(path: string, pathPoints: Point[], xField: ScatterX, subtit
     scale: FAMILY_SCALE,
   } as const;
   const axes = SCATTER_AXES[xField];
+  const obstacles = plotted.flatMap((point) => [
+    ...(point.ring === null ? [] : [{ x: point.ring, y: point.y }]),
+    ...(point.low === null || point.high === null ? [] : [{ x: point.low, x2: point.high, y: point.y }]),
+  ]);
   return {
     title: { text: `Test accuracy vs ${axes.what}, ${path} path`, subtitle },
     ...SCATTER_SIZE,
-    data: { values: placeLabels(plotted, xDomain, yDomain) },
+    data: { values: placeLabels(plotted, xDomain, yDomain, obstacles) },
     encoding: {
       x: {
         field: "x",
         type: "quantitative",
         scale: plotted.length > 0 ? { type: "log", domain: xDomain, nice: false } : { type: "log" },
         title: axes.title,
+        ...(axes.format ? { axis: { format: axes.format } } : {}),
       },
       y: {
         field: "y",
@@ -155,6 +188,20 @@ function scatterSpec(path: string, pathPoints: Point[], xField: ScatterX, subtit
         mark: { type: "rule", color: "#aaaaaa", strokeWidth: 0.5 },
         transform: [{ filter: "datum.leader" }],
         encoding: { x2: { field: "labelX" }, y2: { field: "labelY" } },
+      },
+      {
+        mark: { type: "rule", strokeWidth: 1.2, opacity: 0.7 },
+        transform: [{ filter: "isValid(datum.low) && isValid(datum.high)" }],
+        encoding: { x: { field: "low", type: "quantitative" }, x2: { field: "high" }, color: familyColor },
+      },
+      {
+        mark: { type: "point", filled: false, size: 50, strokeWidth: 1.2, opacity: 0.8 },
+        transform: [{ filter: "isValid(datum.ring)" }],
+        encoding: {
+          x: { field: "ring", type: "quantitative" },
+          color: familyColor,
+          shape: { ...familyColor, scale: { domain: FAMILY_SCALE.domain } },
+        },
       },
       {
         mark: { type: "point", filled: true, size: 70, opacity: 0.85 },
@@ -195,10 +242,11 @@ function placeLabels<T extends { x: number; y: number; model: string }>(
   points: T[],
   xDomain: [number, number],
   yDomain: [number, number],
+  others: readonly { x: number; x2?: number; y: number }[] = [],
 ): (T & { labelX: number; labelY: number; leader: boolean })[] {
   const { width, height } = SCATTER_SIZE;
   const logSpan = Math.log(xDomain[1] / xDomain[0]);
-  const toPixels = ({ x, y }: T) => ({
+  const toPixels = ({ x, y }: { x: number; y: number }) => ({
     px: width * Math.log(x / xDomain[0]) / logSpan,
     py: height * (yDomain[1] - y) / (yDomain[1] - yDomain[0]),
   });
@@ -209,6 +257,17 @@ function placeLabels<T extends { x: number; y: number; model: string }>(
     top: py - MARKER_RADIUS,
     bottom: py + MARKER_RADIUS,
   }));
+  // Rings (a marker) and whiskers (a line from x to x2) are in the way of labels too.
+  for (const other of others) {
+    const start = toPixels(other), end = toPixels({ x: other.x2 ?? other.x, y: other.y });
+    const reach = other.x2 === undefined ? MARKER_RADIUS : 1;
+    obstacles.push({
+      left: start.px - reach,
+      right: end.px + reach,
+      top: start.py - reach,
+      bottom: start.py + reach,
+    });
+  }
   const neighbours = pixels.map((a) =>
     pixels.filter((b) => Math.hypot(a.px - b.px, a.py - b.py) < 40).length
   );
@@ -296,77 +355,156 @@ function accuracyBarsSpec(points: Point[], modelOrder: string[], subtitle: strin
   };
 }
 
-function inferenceTimeBarsSpec(
+/** The three clocks, as figure 8 names them. */
+const CLOCK_LABELS = {
+  kernel: "Kernel (the study's figure)",
+  streamed: "Streamed, per batch",
+  latency: "One batch with readback",
+} as const;
+
+/** Rows of models, one panel per path, each clock a point at its median with a p10-p90 whisker. */
+function inferenceTimeSpec(
   points: Point[],
   modelOrder: string[],
   subtitle: string[],
-  clocks: string,
+  clocks: string[],
 ): TopLevelSpec {
-  const y = { type: "quantitative", scale: { type: "log" }, stack: null } as const;
+  const values = points.flatMap((point) =>
+    ([
+      ["kernel", point.inferMs, point.inferMsP10, point.inferMsP90],
+      ["streamed", point.streamedMs, point.streamedMsP10, point.streamedMsP90],
+      ["latency", point.latencyMs, point.latencyMsP10, point.latencyMsP90],
+    ] as const).flatMap(([clock, median, p10, p90]) =>
+      median === null || median <= 0
+        ? []
+        : [{ model: point.model, path: point.path, clock: CLOCK_LABELS[clock], median, p10, p90 }]
+    )
+  );
+  const x = { type: "quantitative", scale: { type: "log" } } as const;
+  const color = {
+    field: "clock",
+    type: "nominal",
+    title: "Clock",
+    scale: { domain: Object.values(CLOCK_LABELS), range: ["#1f77b4", "#2ca02c", "#d62728"] },
+  } as const;
   return {
     title: {
-      text: "Inference time per batch, per model, CPU and WebGPU paths side by side",
-      subtitle: [...subtitle, `Bar: median; whisker: 10th to 90th percentile; timed with: ${clocks}`],
+      text: "Inference time per batch of 4, per model, three clocks",
+      subtitle: [
+        ...subtitle,
+        "Point: median; whisker: 10th to 90th percentile",
+        ...clocks,
+        "Streamed: batches back to back, one readback per chunk",
+        "One batch with readback: a batch run and its logits read back",
+      ],
     },
-    width: 1000,
-    height: 380,
-    data: { values: points.filter((point) => point.inferMs !== null) },
-    encoding: { x: modelAxis(modelOrder), xOffset: { field: "path", type: "nominal" } },
-    layer: [
-      {
-        mark: "bar",
-        encoding: { y: { ...y, field: "inferMs", title: SCATTER_AXES.inferMs.title }, color: PATH_COLOR },
+    data: { values },
+    facet: { column: { field: "path", type: "nominal", title: null, header: PANEL_HEADER } },
+    spec: {
+      width: 300,
+      height: 15 * modelOrder.length,
+      encoding: {
+        y: modelAxisY(modelOrder),
+        yOffset: { field: "clock", type: "nominal", sort: Object.values(CLOCK_LABELS) },
+        color,
       },
-      {
-        mark: { type: "rule", color: "black" },
-        encoding: { y: { ...y, field: "inferMsP10" }, y2: { field: "inferMsP90" } },
-      },
-    ],
-    config: CONFIG,
+      layer: [
+        {
+          mark: { type: "rule", strokeWidth: 1.5 },
+          transform: [{ filter: "isValid(datum.p10) && isValid(datum.p90) && datum.p10 > 0" }],
+          encoding: { x: { ...x, field: "p10" }, x2: { field: "p90" } },
+        },
+        {
+          mark: { type: "point", filled: true, size: 30 },
+          encoding: { x: { ...x, field: "median", title: "ms per batch (log scale)" } },
+        },
+      ],
+    },
+    config: { ...CONFIG, legend: { ...CONFIG.legend, orient: "bottom" } },
   };
 }
 
-function memoryBarsSpec(points: Point[], modelOrder: string[], subtitle: string[]): TopLevelSpec {
-  const measures = {
-    peakInferMiB: "Peak inference memory (peak_infer_bytes)",
-    peakTrainMiB: "Peak training memory (peak_train_bytes)",
-  };
+/** The memory measures of figure 9, as their panels name them; op_bytes and param_bytes are the network's. */
+const MEMORY_MEASURES = {
+  opBytes: "op_bytes (the lab's)",
+  paramBytes: "param_bytes",
+  allocatedBytes: "allocated_bytes",
+  measuredBytes: "measured_bytes (OS)",
+  peakTrainBytes: "peak_train_bytes",
+} as const;
+const BOTH_PATHS = "Both paths (the network's)";
+
+/** One panel per measure, rows of models, a point per path (one for measures of the network alone). */
+function memorySpec(points: Point[], modelOrder: string[], subtitle: string[]): TopLevelSpec {
+  const values = points.flatMap((point) =>
+    (Object.keys(MEMORY_MEASURES) as (keyof typeof MEMORY_MEASURES)[]).flatMap((measure) => {
+      const bytes = point[measure];
+      const network = measure === "opBytes" || measure === "paramBytes";
+      if (
+        bytes === null || bytes <= 0 ||
+        (network && point.path !== PATH_LABELS.cpu && hasCpuRow(points, point))
+      ) {
+        return [];
+      }
+      return [{
+        model: point.model,
+        path: network ? BOTH_PATHS : point.path,
+        measure: MEMORY_MEASURES[measure],
+        bytes,
+      }];
+    })
+  );
   return {
-    title: { text: "Peak memory per model, CPU and WebGPU paths side by side", subtitle },
-    data: { values: points },
-    transform: [
-      { fold: Object.keys(measures), as: ["measure", "mebibytes"] },
-      { filter: "isValid(datum.mebibytes)" },
-      { calculate: `${JSON.stringify(measures)}[datum.measure]`, as: "measure" },
-    ],
-    facet: {
-      row: {
-        field: "measure",
-        type: "nominal",
-        title: null,
-        sort: Object.values(measures),
-        header: PANEL_HEADER,
-      },
+    title: {
+      text: "Memory per model, four measures and the training peak, CPU and WebGPU paths",
+      subtitle: [
+        ...subtitle,
+        "op_bytes: what the operators of one batch of 4 allocate, as PyTorch's profiler counts; param_bytes: the parameters",
+        "allocated_bytes: all the backend allocated (ledger); measured_bytes: a fresh process's RSS growth",
+        "peak_train_bytes: the ledger's peak while training (batch 4). Bytes on log axes, each panel its own",
+      ],
     },
+    data: { values },
+    facet: {
+      field: "measure",
+      type: "nominal",
+      title: null,
+      sort: Object.values(MEMORY_MEASURES),
+      header: PANEL_HEADER,
+    },
+    columns: 3,
+    resolve: { scale: { x: "independent" } },
     spec: {
-      width: 1000,
-      height: 220,
-      mark: "bar",
+      width: 230,
+      height: 14 * modelOrder.length,
+      mark: { type: "point", filled: true, size: 30, opacity: 0.85 },
       encoding: {
-        x: modelAxis(modelOrder),
-        xOffset: { field: "path", type: "nominal" },
-        y: {
-          field: "mebibytes",
+        y: modelAxisY(modelOrder),
+        yOffset: { field: "path", type: "nominal" },
+        x: {
+          field: "bytes",
           type: "quantitative",
           scale: { type: "log" },
-          stack: null,
-          title: "Memory (MiB, log scale)",
+          axis: { format: "~s" },
+          title: "bytes (log scale)",
         },
-        color: PATH_COLOR,
+        color: {
+          field: "path",
+          type: "nominal",
+          title: "Execution path",
+          scale: {
+            domain: [...Object.values(PATH_LABELS), BOTH_PATHS],
+            range: [...PATH_COLOR.scale.range, "#000000"],
+          },
+        },
       },
     },
-    config: CONFIG,
+    config: { ...CONFIG, legend: { ...CONFIG.legend, orient: "bottom" } },
   };
+}
+
+function hasCpuRow(points: Point[], point: Point): boolean {
+  return points.some((other) => other.model === point.model && other.path === PATH_LABELS.cpu);
 }
 
 const FAMILY_SCALE = {
@@ -393,6 +531,17 @@ const CONFIG = {
   legend: { labelLimit: 400 },
 };
 
+/** Models down the side, labels horizontal and legible at README width. */
+function modelAxisY(modelOrder: string[]) {
+  return {
+    field: "model",
+    type: "nominal",
+    sort: modelOrder,
+    title: "Model (by number of parameters)",
+    axis: { labelFontSize: 11, labelPadding: 4 },
+  } as const;
+}
+
 function modelAxis(modelOrder: string[]) {
   return {
     field: "model",
@@ -404,7 +553,6 @@ function modelAxis(modelOrder: string[]) {
 }
 
 function toPoint(row: ResultRow): Point {
-  const mebibytes = (bytes: number | null) => bytes === null ? null : bytes / MIB;
   return {
     model: row.model,
     family: FAMILY_LABELS[row.family],
@@ -414,8 +562,17 @@ function toPoint(row: ResultRow): Point {
     inferMs: row.infer_ms_median,
     inferMsP10: row.infer_ms_p10,
     inferMsP90: row.infer_ms_p90,
-    peakInferMiB: mebibytes(row.peak_infer_bytes),
-    peakTrainMiB: mebibytes(row.peak_train_bytes),
+    streamedMs: row.streamed_ms_median,
+    streamedMsP10: row.streamed_ms_p10,
+    streamedMsP90: row.streamed_ms_p90,
+    latencyMs: row.latency_ms_median,
+    latencyMsP10: row.latency_ms_p10,
+    latencyMsP90: row.latency_ms_p90,
+    opBytes: row.op_bytes,
+    paramBytes: row.param_bytes,
+    allocatedBytes: row.allocated_bytes,
+    measuredBytes: row.measured_bytes,
+    peakTrainBytes: row.peak_train_bytes,
   };
 }
 
@@ -427,12 +584,13 @@ function adapterSubtitle(rows: readonly ResultRow[]): string[] {
   );
 }
 
-function clocksByPath(rows: readonly ResultRow[]): string {
-  return (Object.keys(PATH_LABELS) as ExecutionPath[])
-    .map((path) =>
-      `${distinct(rows.filter((row) => row.path === path).map((row) => row.clock))} (${PATH_LABELS[path]})`
-    )
-    .join(", ");
+/** "Kernel clock, CPU: ..." and the same for WebGPU, one line each. */
+function kernelClockLines(rows: readonly ResultRow[]): string[] {
+  return (Object.keys(PATH_LABELS) as ExecutionPath[]).map((path) =>
+    `Kernel clock, ${PATH_LABELS[path]}: ${
+      distinct(rows.filter((row) => row.path === path).map((row) => row.clock))
+    }`
+  );
 }
 
 function distinct(values: string[]): string {

@@ -27,6 +27,7 @@ import {
   describeMeasurement,
   familyOf,
   hiddenSizes,
+  measuredColumns,
   measureOnPath,
   type MeasureOptions,
   memoryDevice,
@@ -866,6 +867,7 @@ function resultRow(
     activation_bytes: measured?.memory.activationBytes ?? null,
     peak_infer_bytes: measured?.peakInferBytes ?? null,
     peak_train_bytes: path === sweep.trainBackend ? trained?.peakTrainBytes ?? null : null,
+    ...measuredColumns(measured),
     train_seconds: trained?.trainSeconds ?? null,
     status,
   };

@@ -82,6 +82,29 @@ Deno.test("writeFigures writes figures 3 to 9 as SVG and PNG, leaving out rows t
   });
 });
 
+Deno.test("figures 3 and 4 plot op_bytes and each path's measured_bytes; 5, 6, 8, 9 draw points, not bars", async () => {
+  await withTempDir(async (dir) => {
+    await writeFigures(syntheticSweep(), dir);
+    const svg = (name: string) => Deno.readTextFileSync(`${dir}/${name}.svg`);
+    const [cpu, gpu] = [svg("fig3_accuracy_vs_memory_cpu"), svg("fig4_accuracy_vs_memory_gpu")];
+    assert.match(cpu, /op_bytes/);
+    assert.notEqual(cpu.replace(/CPU|cpu|TypeScript CPU/g, ""), gpu.replace(/WebGPU|llvmpipe[^<]*/g, ""));
+    for (
+      const name of [
+        "fig5_accuracy_vs_time_cpu",
+        "fig6_accuracy_vs_time_gpu",
+        "fig8_inference_time_per_model",
+      ]
+    ) {
+      assert.ok(!svg(name).includes("mark-rect"), `${name} has no bars`);
+      assert.match(svg(name), /10th to 90th percentile/, `${name} says what its whiskers are`);
+    }
+    assert.match(svg("fig8_inference_time_per_model"), /One batch with readback/);
+    assert.ok(!svg("fig9_memory_per_model").includes("mark-rect"), "fig9 has no bars");
+    assert.match(svg("fig9_memory_per_model"), /op_bytes \(the lab&#39;s\)|op_bytes \(the lab's\)/);
+  });
+});
+
 Deno.test("writeFigures refuses a sweep with no ok rows", async () => {
   const skipped = { ...syntheticRow("lenet5", [], "cpu"), status: "skipped: no adapter" };
   await assert.rejects(() => writeFigures([skipped], "/nonexistent/figures"), UserError);

@@ -13,7 +13,7 @@ import {
 import { type Kernel, withDefaults } from "../kernels.ts";
 import { MemoryLedger } from "../memory.ts";
 import { UserError } from "../errors.ts";
-import type { TwinBindings } from "./twin.ts";
+import { type ScratchPool, type TwinBindings, useScratchPool } from "./twin.ts";
 
 interface CpuTensor extends Tensor {
   readonly data: Float32Array | Uint32Array;
@@ -34,6 +34,14 @@ export class CpuBackend implements Backend {
   readonly maxBindingBytes = 2 ** 31;
   readonly maxTensorBytes = 2 ** 31;
   readonly submits = 0;
+  /** The twins' scratch arrays, this backend's own, so that its ledger counts them. */
+  readonly #scratch: ScratchPool = {
+    arrays: new Map(),
+    grew: (allocated, freed) => {
+      this.ledger.allocate("cpu", allocated);
+      this.ledger.free("cpu", freed);
+    },
+  };
 
   /** Creates a typed array (zeros, or `init`), entered in the ledger. */
   tensor(label: string, dtype: DType, shape: readonly number[], init?: ArrayLike<number>): Tensor {
@@ -77,8 +85,13 @@ export class CpuBackend implements Backend {
   }
 
   run(program: readonly Dispatch[], repeats = 1): void {
-    for (let r = 0; r < repeats; r++) {
-      for (const dispatch of program) (dispatch as CpuDispatch).run();
+    useScratchPool(this.#scratch);
+    try {
+      for (let r = 0; r < repeats; r++) {
+        for (const dispatch of program) (dispatch as CpuDispatch).run();
+      }
+    } finally {
+      useScratchPool(undefined);
     }
   }
 
