@@ -5,6 +5,7 @@
  *   deno task report [--csv results/sweep.csv] [--out results/figures]
  *   deno task report --merge A.csv B.csv ... --csv merged.csv [--out DIR]
  */
+import { dirname } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { initWasm, Resvg } from "@resvg/resvg-wasm";
@@ -12,12 +13,13 @@ import type { TopLevelSpec } from "vega-lite";
 import { UserError } from "../engine/errors.ts";
 import { ensureWritableDir, readFileBytes, writeFileAtomic } from "../io/files.ts";
 import { type ExecutionPath, type Family, parseResults, type ResultRow } from "./results.ts";
+import { conclusionsMarkdown } from "./conclusions.ts";
+import { describeSeeds, type SeedSummary, summariseSeeds } from "./seeds.ts";
 import { mergeStores } from "./store.ts";
 
 const USAGE = "usage: deno task report [--csv results/sweep.csv] [--out results/figures]\n" +
   "       deno task report --merge A.csv B.csv ... --csv MERGED.csv [--out results/figures]\n" +
   "  --merge: joins the results of sweeps run apart (shards, seeds) into a new store at --csv, then draws it";
-const MIB = 2 ** 20;
 
 const FAMILY_LABELS: Record<Family, string> = {
   lenet5: "LeNet-5",
@@ -28,6 +30,9 @@ const PATH_LABELS: Record<ExecutionPath, string> = { cpu: "CPU", webgpu: "WebGPU
 
 /** One plotted row: the columns a figure reads, in the units its axes show. */
 interface Point {
+  /** The spread over seeds, where a model has several that differ (null otherwise). */
+  accuracyMin: number | null;
+  accuracyMax: number | null;
   model: string;
   family: string;
   path: string;
@@ -62,7 +67,7 @@ export async function writeFigures(rows: readonly ResultRow[], outDir: string): 
   }
   await ensureWritableDir(outDir);
   const written: string[] = [];
-  for (const figure of studyFigures(okRows)) {
+  for (const figure of studyFigures(summariseSeeds(okRows), protocolLine(okRows))) {
     const svg = await renderSvg(figure.spec);
     const png = await renderPng(svg);
     for (const [extension, data] of [["svg", svg], ["png", png]] as const) {
@@ -74,11 +79,29 @@ export async function writeFigures(rows: readonly ResultRow[], outDir: string): 
   const table = `${outDir}/results.md`;
   await writeFileAtomic(table, markdownTable(rows));
   written.push(table);
+  const conclusions = `${outDir}/conclusions.md`;
+  await writeFileAtomic(conclusions, conclusionsMarkdown(rows));
+  written.push(conclusions);
   return written;
 }
 
-function studyFigures(rows: readonly ResultRow[]): Figure[] {
-  const points = rows.map(toPoint);
+/**
+ * What every figure's subtitle states first, so that a one-epoch figure can never pass for the study:
+ * epochs, seeds (the points are means, the bars min to max), batch size.
+ */
+export function protocolLine(rows: readonly ResultRow[]): string {
+  const values = (column: "epochs" | "batch_size") =>
+    distinct(rows.map((row) => row[column] === null ? "" : String(row[column])));
+  const seeds = [...new Set(rows.map((row) => row.seed ?? 0))];
+  const seedText = seeds.length === 1
+    ? `seed ${seeds[0]}`
+    : `seeds ${describeSeeds(seeds)} (mean, bars from min to max where a model has several)`;
+  return `${values("epochs")} epochs, ${seedText}, batch ${values("batch_size")}`;
+}
+
+function studyFigures(summaries: readonly SeedSummary[], protocol: string): Figure[] {
+  const rows = summaries.map((summary) => summary.row);
+  const points = summaries.map(toPoint);
   const modelOrder = [...new Map(points.map((point) => [point.model, point.parameters]))]
     .sort(([modelA, parametersA], [modelB, parametersB]) =>
       parametersA - parametersB || modelA.localeCompare(modelB)
@@ -86,7 +109,7 @@ function studyFigures(rows: readonly ResultRow[]): Figure[] {
     .map(([model]) => model);
   const scatter = (path: ExecutionPath, xField: ScatterX) => {
     const pathRows = rows.filter((row) => row.path === path);
-    const subtitle = [`Adapter: ${distinct(pathRows.map((row) => row.adapter))}`];
+    const subtitle = [protocol, `Adapter: ${distinct(pathRows.map((row) => row.adapter))}`];
     if (xField === "inferMs") subtitle.push(`Timed with: ${distinct(pathRows.map((row) => row.clock))}`);
     else {
       const rings = pathRows.some((row) => row.measured_bytes !== null && row.measured_bytes !== undefined);
@@ -104,12 +127,18 @@ function studyFigures(rows: readonly ResultRow[]): Figure[] {
     { name: "fig4_accuracy_vs_memory_gpu", spec: scatter("webgpu", "opBytes") },
     { name: "fig5_accuracy_vs_time_cpu", spec: scatter("cpu", "inferMs") },
     { name: "fig6_accuracy_vs_time_gpu", spec: scatter("webgpu", "inferMs") },
-    { name: "fig7_accuracy_per_model", spec: accuracyBarsSpec(points, modelOrder, adapterSubtitle(rows)) },
+    {
+      name: "fig7_accuracy_per_model",
+      spec: accuracyBarsSpec(points, modelOrder, [protocol, ...adapterLines(rows)]),
+    },
     {
       name: "fig8_inference_time_per_model",
-      spec: inferenceTimeSpec(points, modelOrder, adapterSubtitle(rows), kernelClockLines(rows)),
+      spec: inferenceTimeSpec(points, modelOrder, [protocol, ...adapterLines(rows)], kernelClockLines(rows)),
     },
-    { name: "fig9_memory_per_model", spec: memorySpec(points, modelOrder, adapterSubtitle(rows)) },
+    {
+      name: "fig9_memory_per_model",
+      spec: memorySpec(points, modelOrder, [protocol, ...adapterLines(rows)]),
+    },
   ];
 }
 
@@ -148,7 +177,9 @@ function scatterSpec(path: string, pathPoints: Point[], xField: ScatterX, subtit
   const xs = plotted.flatMap((point) =>
     [point.x, point.low, point.high, point.ring].filter((v) => v !== null)
   );
-  const ys = plotted.map((point) => point.y);
+  const ys = plotted.flatMap((point) =>
+    [point.y, point.accuracyMin, point.accuracyMax].filter((v): v is number => v !== null)
+  );
   const yPad = Math.max((Math.max(...ys) - Math.min(...ys)) * 0.06, 0.002);
   // Fixed domains let the labels be placed here, in pixels, before Vega draws them.
   const xDomain: [number, number] = [Math.min(...xs) / 1.5, Math.max(...xs) * 1.5];
@@ -188,6 +219,15 @@ function scatterSpec(path: string, pathPoints: Point[], xField: ScatterX, subtit
         mark: { type: "rule", color: "#aaaaaa", strokeWidth: 0.5 },
         transform: [{ filter: "datum.leader" }],
         encoding: { x2: { field: "labelX" }, y2: { field: "labelY" } },
+      },
+      {
+        mark: { type: "rule", strokeWidth: 1.2, opacity: 0.7 },
+        transform: [{ filter: "isValid(datum.accuracyMin) && isValid(datum.accuracyMax)" }],
+        encoding: {
+          y: { field: "accuracyMin", type: "quantitative" },
+          y2: { field: "accuracyMax" },
+          color: familyColor,
+        },
       },
       {
         mark: { type: "rule", strokeWidth: 1.2, opacity: 0.7 },
@@ -339,17 +379,30 @@ function accuracyBarsSpec(points: Point[], modelOrder: string[], subtitle: strin
     spec: {
       width: 1000,
       height: 200,
-      mark: { type: "bar", clip: true },
-      encoding: {
-        x: modelAxis(modelOrder),
-        y: {
-          field: "accuracy",
-          type: "quantitative",
-          scale: { domain: [floor, 1] },
-          axis: { ...ACCURACY_AXIS, title: `Test accuracy (axis starts at ${Math.round(floor * 100)}%)` },
+      encoding: { x: modelAxis(modelOrder) },
+      layer: [
+        {
+          mark: { type: "bar", clip: true },
+          encoding: {
+            y: {
+              field: "accuracy",
+              type: "quantitative",
+              scale: { domain: [floor, 1] },
+              axis: { ...ACCURACY_AXIS, title: `Test accuracy (axis starts at ${Math.round(floor * 100)}%)` },
+            },
+            color: { field: "family", type: "nominal", title: "Model family", scale: FAMILY_SCALE },
+          },
         },
-        color: { field: "family", type: "nominal", title: "Model family", scale: FAMILY_SCALE },
-      },
+        {
+          // The spread over seeds: min to max.
+          mark: { type: "rule", strokeWidth: 1.5, color: "#222222", clip: true },
+          transform: [{ filter: "isValid(datum.accuracyMin) && isValid(datum.accuracyMax)" }],
+          encoding: {
+            y: { field: "accuracyMin", type: "quantitative" },
+            y2: { field: "accuracyMax" },
+          },
+        },
+      ],
     },
     config: CONFIG,
   };
@@ -552,8 +605,10 @@ function modelAxis(modelOrder: string[]) {
   } as const;
 }
 
-function toPoint(row: ResultRow): Point {
+function toPoint({ row, accuracyMin, accuracyMax }: SeedSummary): Point {
   return {
+    accuracyMin: accuracyMin !== accuracyMax ? accuracyMin : null,
+    accuracyMax: accuracyMin !== accuracyMax ? accuracyMax : null,
     model: row.model,
     family: FAMILY_LABELS[row.family],
     path: PATH_LABELS[row.path],
@@ -576,7 +631,7 @@ function toPoint(row: ResultRow): Point {
   };
 }
 
-function adapterSubtitle(rows: readonly ResultRow[]): string[] {
+function adapterLines(rows: readonly ResultRow[]): string[] {
   return (Object.keys(PATH_LABELS) as ExecutionPath[]).map((path) =>
     `${PATH_LABELS[path]} path adapter: ${
       distinct(rows.filter((row) => row.path === path).map((row) => row.adapter))
@@ -667,36 +722,57 @@ function initResvg() {
   return resvgReady;
 }
 
-/** The results as a Markdown table, one line per model, both paths side by side (for the README). */
+/**
+ * The results as a Markdown table, one line per model, both paths side by side (for the README): an
+ * accuracy is the mean over the model's seeds, with their min to max; the rest is the first seed's.
+ */
 export function markdownTable(rows: readonly ResultRow[]): string {
-  const byModel = new Map<string, Partial<Record<ExecutionPath, ResultRow>>>();
-  for (const row of rows) byModel.set(row.model, { ...byModel.get(row.model), [row.path]: row });
+  const summaries = new Map<string, Partial<Record<ExecutionPath, SeedSummary>>>();
+  for (const summary of summariseSeeds(rows)) {
+    const { model, path } = summary.row;
+    summaries.set(model, { ...summaries.get(model), [path]: summary });
+  }
+  const statuses = new Map<string, Set<string>>();
+  const parameters = new Map<string, number>();
+  for (const row of rows) {
+    statuses.set(row.model, (statuses.get(row.model) ?? new Set()).add(row.status));
+    if (row.parameters !== null) parameters.set(row.model, row.parameters);
+  }
   const cell = (value: number | null | undefined, digits: number) =>
     value == null ? "" : value.toFixed(digits);
-  const mib = (value: number | null | undefined) => value == null ? "" : (value / MIB).toFixed(2);
+  const kib = (value: number | null | undefined) => value == null ? "" : (value / 1024).toFixed(1);
+  const accuracy = (summary?: SeedSummary) => {
+    if (summary?.row.test_accuracy == null) return "";
+    const spread = summary.seeds.length > 1
+      ? ` (${cell(summary.accuracyMin, 4)}-${cell(summary.accuracyMax, 4)})`
+      : "";
+    return `${cell(summary.row.test_accuracy, 4)}${spread}`;
+  };
+  const time = (row?: ResultRow) =>
+    row?.infer_ms_median == null
+      ? ""
+      : `${cell(row.infer_ms_median, 3)} (${cell(row.infer_ms_p10, 3)}-${cell(row.infer_ms_p90, 3)})`;
   const lines = [
-    "| model | parameters | accuracy (cpu) | accuracy (gpu) | ms/batch cpu (p10-p90) | ms/batch gpu (p10-p90) | " +
-    "peak inference MiB cpu | gpu | peak training MiB | status |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| model | parameters | seeds | accuracy cpu | accuracy gpu (min-max) | ms/batch cpu (p10-p90) | " +
+    "ms/batch gpu (p10-p90) | op KiB | param KiB | training min | status |",
+    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
-  const ordered = [...byModel.entries()].sort(([, a], [, b]) =>
-    ((a.cpu ?? a.webgpu)!.parameters ?? 0) - ((b.cpu ?? b.webgpu)!.parameters ?? 0)
+  const models = [...statuses.keys()].sort((a, b) =>
+    (parameters.get(a) ?? Infinity) - (parameters.get(b) ?? Infinity) || a.localeCompare(b)
   );
-  for (const [model, { cpu, webgpu }] of ordered) {
-    const any = (cpu ?? webgpu)!;
-    const time = (row?: ResultRow) =>
-      row?.infer_ms_median == null
-        ? ""
-        : `${cell(row.infer_ms_median, 3)} (${cell(row.infer_ms_p10, 3)}-${cell(row.infer_ms_p90, 3)})`;
-    const statuses = [...new Set([cpu?.status, webgpu?.status].filter(Boolean))].join("; ");
+  for (const model of models) {
+    const { cpu, webgpu } = summaries.get(model) ?? {};
+    const any = (webgpu ?? cpu)?.row;
+    const seeds = (webgpu ?? cpu)?.seeds;
+    const minutes = any?.train_seconds == null ? "" : (any.train_seconds / 60).toFixed(1);
     lines.push(
-      `| ${model} | ${any.parameters?.toLocaleString("en") ?? ""} | ${cell(cpu?.test_accuracy, 4)} | ` +
-        `${cell(webgpu?.test_accuracy, 4)} | ${time(cpu)} | ${time(webgpu)} | ${
-          mib(cpu?.peak_infer_bytes)
-        } | ` +
-        `${mib(webgpu?.peak_infer_bytes)} | ${
-          mib(webgpu?.peak_train_bytes ?? cpu?.peak_train_bytes)
-        } | ${statuses} |`,
+      `| ${model} | ${parameters.get(model)?.toLocaleString("en") ?? ""} | ${
+        seeds ? describeSeeds(seeds) : ""
+      } | ` +
+        `${accuracy(cpu)} | ${accuracy(webgpu)} | ${time(cpu?.row)} | ${time(webgpu?.row)} | ` +
+        `${kib(any?.op_bytes)} | ${kib(any?.param_bytes)} | ${minutes} | ${
+          [...statuses.get(model)!].join("; ")
+        } |`,
     );
   }
   return lines.join("\n") + "\n";
@@ -749,6 +825,7 @@ async function main(args: string[]): Promise<void> {
     return;
   }
   if (merge) {
+    await ensureWritableDir(dirname(csv));
     const merged = mergeStores(sources, csv);
     console.log(`report: merged ${sources.length} stores into ${csv}: ${merged.length} rows`);
   }
