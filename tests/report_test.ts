@@ -46,8 +46,9 @@ Deno.test("writeFigures writes figures 3 to 9 as SVG and PNG, leaving out rows t
       status: "failed: loss became NaN at epoch 3",
     };
     const written = await writeFigures([...syntheticSweep(), failed], `${dir}/figures`);
-    assert.equal(written.length, 15);
-    assert.equal(new Set(written).size, 15);
+    assert.equal(written.length, 16);
+    assert.equal(new Set(written).size, 16);
+    assert.match(await Deno.readTextFile(`${dir}/figures/conclusions.md`), /## LeNet-5 has the highest/);
     const table = await Deno.readTextFile(`${dir}/figures/results.md`);
     assert.match(table, /^\| model \| parameters \|/);
     assert.match(table, /\| mlp-300-100 \| 266,610 \|/);
@@ -67,6 +68,7 @@ Deno.test("writeFigures writes figures 3 to 9 as SVG and PNG, leaving out rows t
       assert.match(svg, /<\/svg>\s*$/, path);
       assert.ok(svg.includes("mlp-300-100"), `${path} names the models`);
       assert.ok(!svg.includes("mlp-4096"), `${path} leaves out the failed row`);
+      assert.ok(svg.includes("20 epochs, seed 0, batch 4"), `${path} states the protocol`);
     }
     for (const path of written.filter((path) => path.endsWith(".png"))) {
       const png = await Deno.readFile(path);
@@ -137,3 +139,29 @@ for (
     assert.equal(stdout.length, 0);
   });
 }
+
+Deno.test("with several seeds, figures and table show each model's mean and its min-max spread", async () => {
+  await withTempDir(async (dir) => {
+    const rows = [0, 1, 2].flatMap((seed) => [
+      syntheticRow("lenet5", [], "webgpu", seed),
+      syntheticRow("mlp1", [300], "webgpu", seed),
+    ]);
+    await writeFigures(rows, dir);
+    const table = await Deno.readTextFile(`${dir}/results.md`);
+    // syntheticRow adds 0.001 per seed: the mean is seed 1's, the spread seeds 0 to 2.
+    const lenet = rows.filter((row) => row.model === "lenet5").map((row) => row.test_accuracy!);
+    assert.match(
+      table,
+      new RegExp(
+        `\\| lenet5 \\| 61,706 \\| 0-2 \\|.*\\| ${lenet[1].toFixed(4)} \\(${lenet[0].toFixed(4)}-${
+          lenet[2].toFixed(4)
+        }\\) \\|`,
+      ),
+    );
+    const svg = await Deno.readTextFile(`${dir}/fig7_accuracy_per_model.svg`);
+    assert.ok(
+      svg.includes("20 epochs, seeds 0-2 (mean, bars from min to max"),
+      "the subtitle names the seeds",
+    );
+  });
+});
