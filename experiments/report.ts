@@ -678,23 +678,24 @@ async function loadVega() {
   }
 }
 
-/** TrueType fonts resvg can use, best first: Debian's fonts-dejavu-core, then Liberation. */
-const FONT_CANDIDATES = [
-  {
-    family: "DejaVu Sans",
-    files: [
-      "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-      "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-    ],
-  },
-  {
-    family: "Liberation Sans",
-    files: [
-      "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-      "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
-    ],
-  },
-];
+/**
+ * TrueType fonts resvg can use, best first: Debian's fonts-dejavu-core, then Liberation, looked up in the
+ * XDG data folders (/usr/local/share:/usr/share unless $XDG_DATA_DIRS says otherwise; the offline bundle
+ * puts its font there).
+ */
+function fontCandidates(): { family: string; files: string[] }[] {
+  const dirs = (Deno.env.get("XDG_DATA_DIRS") || "/usr/local/share:/usr/share").split(":").filter(Boolean);
+  const families = [
+    { family: "DejaVu Sans", files: ["dejavu/DejaVuSans.ttf", "dejavu/DejaVuSans-Bold.ttf"] },
+    {
+      family: "Liberation Sans",
+      files: ["liberation/LiberationSans-Regular.ttf", "liberation/LiberationSans-Bold.ttf"],
+    },
+  ];
+  return families.flatMap(({ family, files }) =>
+    dirs.map((dir) => ({ family, files: files.map((file) => `${dir}/fonts/truetype/${file}`) }))
+  );
+}
 
 let resvgReady: Promise<{ family: string; fontBuffers: Uint8Array[] }> | undefined;
 
@@ -704,7 +705,8 @@ function initResvg() {
     await initWasm(
       await Deno.readFile(new URL(import.meta.resolve("@resvg/resvg-wasm/index_bg.wasm"))),
     );
-    for (const { family, files } of FONT_CANDIDATES) {
+    const candidates = fontCandidates();
+    for (const { family, files } of candidates) {
       const fontBuffers = await Promise.all(files.map((file) => Deno.readFile(file).catch(() => null)));
       if (fontBuffers[0] !== null) {
         return {
@@ -714,7 +716,7 @@ function initResvg() {
       }
     }
     console.warn(
-      `report: no TrueType font found (${FONT_CANDIDATES[0].files[0]}); the PNGs will have no text, ` +
+      `report: no TrueType font found (${candidates[0].files[0]}); the PNGs will have no text, ` +
         "install one with apt-get install fonts-dejavu-core (the SVGs are complete)",
     );
     return { family: "sans-serif", fontBuffers: [] };

@@ -2,11 +2,17 @@
  * TensorFlow.js 4.22 as a peer: the same workloads as our engine (LeNet-5, MLPs, a matMul), written
  * with tfjs-core ops (no tfjs-layers), timed the way we time ours, on TF.js's webgpu or cpu backend.
  */
-import * as tf from "@tensorflow/tfjs-core";
+// TF.js is named here, not in deno.json's imports: only the bench needs it, and the offline bundle
+// (experiments/bundle.ts) carries what deno.json's imports reach and placeholders for the rest.
+// deno-lint-ignore no-import-prefix
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 // The Node entry of tfjs-core registers no gradients; the union bundle does so for the shared registry.
-import "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-cpu";
-import "@tensorflow/tfjs-backend-webgpu";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs@4.22.0";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import { UserError } from "../../engine/errors.ts";
 import { prepareWebGpuEnvironment } from "../../io/webgpu.ts";
 
