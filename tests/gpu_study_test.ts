@@ -1,0 +1,121 @@
+/**
+ * gpu-study: its flags, its accounting of finished models, and a short run that must stop cleanly at its
+ * limit with its files written (a software adapter here: the GPU figures it prints are not a real GPU's).
+ */
+import assert from "node:assert/strict";
+import { defaultJobs, estimatedSeconds, finishedModels, planFromArgs } from "../experiments/gpu_study.ts";
+import { UserError } from "../engine/errors.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+Deno.test("gpu-study flags: defaults, pass-through to the sweep, and one-line refusals", () => {
+  const parsed = planFromArgs(["out", "--minutes", "5", "--models", "lenet5,mlp-30", "--train-limit", "200"]);
+  assert.ok(parsed);
+  assert.equal(parsed.out, "out");
+  assert.equal(parsed.plan.minutes, 5);
+  assert.deepEqual(parsed.plan.models, ["lenet5", "mlp-30"]);
+  assert.deepEqual(parsed.plan.sweepArgs, ["--models", "lenet5,mlp-30", "--train-limit", "200"]);
+  assert.deepEqual(parsed.plan.benchArgs, ["--quick", "--json"]);
+  assert.equal(planFromArgs(["out"])?.plan.models.length, 31);
+  assert.equal(planFromArgs(["--help"]), undefined);
+  assert.throws(() => planFromArgs([]), UserError);
+  assert.throws(() => planFromArgs(["out", "--minutes", "0"]), /--minutes 0/);
+  assert.throws(() => planFromArgs(["out", "--minutes", "soon"]), /--minutes soon/);
+  assert.throws(() => planFromArgs(["out", "--skip", "sweep"]), /--skip sweep/);
+  assert.throws(() => planFromArgs(["out", "--jobs", "0"]), /--jobs 0/);
+  assert.throws(() => planFromArgs(["out", "--models", "mlp-x"]), UserError);
+});
+
+Deno.test("gpu-study's default jobs: cores less two, at least one, at most the models and 16", () => {
+  assert.equal(defaultJobs(2, 31), 1);
+  assert.equal(defaultJobs(16, 31), 14);
+  assert.equal(defaultJobs(128, 31), 16);
+  assert.equal(defaultJobs(16, 3), 3);
+});
+
+Deno.test("gpu-study counts a model finished only with a row on every path, and tells skipped ones apart", () => {
+  const csv = "model,family,path,status\nmlp-30,mlp1,webgpu,ok\nmlp-30,mlp1,cpu,ok\nmlp-60,mlp1,webgpu,ok\n" +
+    'lenet5,lenet5,cpu,"diverged, see note"\nlenet5,lenet5,webgpu,diverged\n' +
+    "mlp-90,mlp1,webgpu,skipped: needs ~2.0 h\nmlp-90,mlp1,cpu,skipped: needs ~2.0 h\n";
+  assert.deepEqual(
+    finishedModels(csv, ["lenet5", "mlp-30", "mlp-60", "mlp-90", "mlp-100"], ["webgpu", "cpu"]),
+    {
+      finished: ["lenet5", "mlp-30"],
+      skipped: ["mlp-90"],
+      unfinished: ["mlp-60", "mlp-100"],
+    },
+  );
+  assert.deepEqual(finishedModels("", ["mlp-30"], ["webgpu"]), {
+    finished: [],
+    skipped: [],
+    unfinished: ["mlp-30"],
+  });
+});
+
+Deno.test("gpu-study reads the sweep's estimated total", () => {
+  assert.equal(
+    estimatedSeconds("  mlp-30 seed 0: ~12 s (1.00 ms/step)\n  total: ~1.5 h of training, one model"),
+    5400,
+  );
+  assert.equal(estimatedSeconds("  total: ~2.5 min of training"), 150);
+  assert.equal(estimatedSeconds("  total: ~40 s of training"), 40);
+  assert.equal(estimatedSeconds("sweep: no tasks"), undefined);
+});
+
+Deno.test({
+  name: "gpu-study stops cleanly at its limit: finished rows kept, the rest listed, at most 8 files",
+  sanitizeResources: false,
+  async fn() {
+    const out = await Deno.makeTempDir({ prefix: "gpu-study-test-" });
+    try {
+      const started = performance.now();
+      // Ten models at 200 images each cannot all finish in 1.5 minutes on two cores: the sweep is stopped.
+      const models = "mlp-30,mlp-60,mlp-90,mlp-100,mlp-120,mlp-150,mlp-180,mlp-200,mlp-210,mlp-240";
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "task",
+          "gpu-study",
+          `${out}/study`,
+          "--minutes",
+          "1.5",
+          "--skip",
+          "bench",
+          "--models",
+          models,
+          "--epochs",
+          "1",
+          "--train-limit",
+          "200",
+          "--test-limit",
+          "200",
+        ],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const seconds = (performance.now() - started) / 1000;
+      const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+      assert.ok(output.success, text);
+      assert.ok(seconds < 1.5 * 60 + 45, `took ${seconds.toFixed(0)} s for a 1.5-minute limit`);
+      const files = [...Deno.readDirSync(`${out}/study`)].map((entry) => entry.name).sort();
+      assert.ok(files.length <= 8, files.join(", "));
+      for (const file of ["summary.txt", "study.log", "results.csv"]) {
+        assert.ok(files.includes(file), files.join(", "));
+      }
+      const summary = await Deno.readTextFile(`${out}/study/summary.txt`);
+      const finished = /^finished \((\d+)\/10\): (.*)$/m.exec(summary);
+      const skipped = /^skipped, over the time limit by the estimate \((\d+)\)/m.exec(summary);
+      const unfinished = /^unfinished \((\d+)\): (.*)$/m.exec(summary);
+      assert.ok(finished && skipped && unfinished, summary);
+      assert.equal(Number(finished[1]) + Number(skipped[1]) + Number(unfinished[1]), 10);
+      assert.ok(Number(unfinished[1]) > 0, `all ten finished, so the stop was not tested:\n${summary}`);
+      assert.ok(Number(finished[1]) > 0, `nothing finished in 1.5 minutes:\n${summary}`);
+      const csv = await Deno.readTextFile(`${out}/study/results.csv`);
+      for (const model of finished[2].split(", ")) assert.match(csv, new RegExp(`^${model},`, "m"));
+      assert.ok(files.includes("figures.tar.gz"), files.join(", "));
+      assert.match(await Deno.readTextFile(`${out}/study/study.log`), /parity: /);
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});
