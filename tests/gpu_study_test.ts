@@ -3,7 +3,7 @@
  * limit with its files written (a software adapter here: the GPU figures it prints are not a real GPU's).
  */
 import assert from "node:assert/strict";
-import { defaultJobs, estimatedSeconds, finishedModels, planFromArgs } from "../experiments/gpu_study.ts";
+import { defaultJobs, finishedModels, planFromArgs, studyEstimate } from "../experiments/gpu_study.ts";
 import { UserError } from "../engine/errors.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -16,7 +16,12 @@ Deno.test("gpu-study flags: defaults, pass-through to the sweep, and one-line re
   assert.deepEqual(parsed.plan.models, ["lenet5", "mlp-30"]);
   assert.deepEqual(parsed.plan.sweepArgs, ["--models", "lenet5,mlp-30", "--train-limit", "200"]);
   assert.deepEqual(parsed.plan.benchArgs, ["--quick", "--json"]);
-  assert.equal(planFromArgs(["out"])?.plan.models.length, 31);
+  assert.equal(parsed.plan.epochs, 20);
+  assert.equal(parsed.plan.trainLimit, 200);
+  const defaults = planFromArgs(["out"])?.plan;
+  assert.equal(defaults?.models.length, 31);
+  assert.deepEqual(defaults?.sweepArgs, [], "the sweep's own defaults: all 31 models, 20 epochs");
+  assert.deepEqual(planFromArgs(["out", "--epochs", "2"])?.plan.sweepArgs, ["--epochs", "2"]);
   assert.equal(planFromArgs(["--help"]), undefined);
   assert.throws(() => planFromArgs([]), UserError);
   assert.throws(() => planFromArgs(["out", "--minutes", "0"]), /--minutes 0/);
@@ -52,14 +57,14 @@ Deno.test("gpu-study counts a model finished only with a row on every path, and 
   });
 });
 
-Deno.test("gpu-study reads the sweep's estimated total", () => {
-  assert.equal(
-    estimatedSeconds("  mlp-30 seed 0: ~12 s (1.00 ms/step)\n  total: ~1.5 h of training, one model"),
-    5400,
-  );
-  assert.equal(estimatedSeconds("  total: ~2.5 min of training"), 150);
-  assert.equal(estimatedSeconds("  total: ~40 s of training"), 40);
-  assert.equal(estimatedSeconds("sweep: no tasks"), undefined);
+Deno.test("gpu-study's estimate: measured step cost x steps per epoch x epochs, and what was not measured", () => {
+  const costs = new Map([["mlp-30", 0.001], ["lenet5", 0.004]]);
+  assert.deepEqual(studyEstimate(costs, ["lenet5", "mlp-30", "mlp-60"], 15000, 20), {
+    seconds: (0.004 + 0.001) * 15000 * 20,
+    measured: ["lenet5", "mlp-30"],
+    unmeasured: ["mlp-60"],
+  });
+  assert.equal(studyEstimate(new Map(), ["mlp-30"], 15000, 20).seconds, 0);
 });
 
 Deno.test({
