@@ -48,9 +48,11 @@ const PATHS = ["webgpu", "cpu"];
 const STEPS = ["estimate", "parity", "bench", "sweep"] as const;
 type Step = typeof STEPS[number];
 /** The most of the time left that each step may take before it is stopped. */
-const SHARE: Record<Step, number> = { estimate: 0.3, parity: 0.15, bench: 0.3, sweep: 1 };
-/** Kept at the end for the figures and the archive. */
+const SHARE: Record<Exclude<Step, "sweep">, number> = { estimate: 0.3, parity: 0.15, bench: 0.3 };
+/** Kept after the sweep's own time limit for the model in progress and the figures. */
 const TAIL_SECONDS = 25;
+/** Kept at the very end for the archive and the summary. */
+const END_SECONDS = 8;
 /** The kernel tests: the ones that hold GPU parity tests. */
 const KERNEL_TESTS =
   /^(dense|conv2d|maxpool2d|activation|loss|gather|kernels?|oracle|variants?|tuner)(_\w+)?_test\.ts$/;
@@ -219,8 +221,8 @@ class Study {
     return result;
   }
 
-  /** The time a step may take: its share of what is left, less the tail kept for the figures. */
-  slice(step: Step): number {
+  /** The time a step before the sweep may take: its share of what is left, less the tail kept for the figures. */
+  slice(step: Exclude<Step, "sweep">): number {
     return Math.max(0, (this.secondsLeft() - TAIL_SECONDS) * SHARE[step]);
   }
 }
@@ -367,10 +369,14 @@ async function main(): Promise<void> {
       const lines = measured.length === 0
         ? ["the full study: no step cost measured in the estimate's time (see study.log)"]
         : [
-          `the full study's training (${plan.epochs} epochs), from measured step costs` +
+          `the full study's training (${plan.epochs} epoch${
+            plan.epochs === 1 ? "" : "s"
+          }), from measured step costs` +
           (unmeasured.length ? ` of ${measured.length} of ${plan.models.length} models` : "") +
           `: ~${duration(seconds)} one model at a time, ~${duration(seconds / plan.jobs)} with ` +
-          `${plan.jobs} jobs if the GPU keeps up; the measurements on both paths come on top`,
+          `${plan.jobs} job${
+            plan.jobs === 1 ? "" : "s"
+          } if the GPU keeps up; the measurements on both paths come on top`,
           ...unmeasured.length ? [`not measured in time, not counted: ${unmeasured.join(", ")}`] : [],
         ];
       await Deno.writeTextFile(`${out}/estimate.txt`, lines.join("\n") + "\n", { append: true });
@@ -391,13 +397,17 @@ async function main(): Promise<void> {
       await study.run("bench", bench, study.slice("bench"), `${out}/bench.json`);
     }
 
-    const seconds = study.slice("sweep");
-    // The sweep's own limit comes first (no epoch starts after it); the process group's is a backstop.
-    // A model that could not finish within it is skipped up front, with a row saying what it needs.
-    const limitMinutes = Math.max(0.1, Math.floor((seconds - Math.max(20, seconds / 10)) / 6) / 10);
+    // The sweep's own limit comes first: no epoch or model starts after it, and the one in progress, its
+    // measurements and the sweep's figures fit in the time kept after it. A model that could not finish
+    // within it is skipped up front, with a row saying what it needs. The process group's limit, a few
+    // seconds before the end, is a backstop.
+    const left = study.secondsLeft();
+    const limitSeconds = Math.max(6, left - TAIL_SECONDS - Math.max(10, left / 10));
+    const limitMinutes = Math.max(0.1, Math.floor(limitSeconds / 6) / 10);
     const copier = setInterval(keepResults, 20_000);
+    let sweepRun: StepResult;
     try {
-      await study.run("sweep", [
+      sweepRun = await study.run("sweep", [
         ...sweep,
         "--time-limit-minutes",
         String(limitMinutes),
@@ -405,7 +415,7 @@ async function main(): Promise<void> {
         String(limitMinutes / 60),
         "--figures",
         figures,
-      ], seconds);
+      ], Math.max(limitMinutes * 60 + 5, left - END_SECONDS));
     } finally {
       clearInterval(copier);
     }
@@ -413,11 +423,12 @@ async function main(): Promise<void> {
 
     const csv = await Deno.readTextFile(results).catch(() => "");
     const { finished, skipped, unfinished } = finishedModels(csv, plan.models, PATHS);
-    if (finished.length && !(await exists(figures))) {
+    const figureFiles = async () => (await exists(figures)) ? [...Deno.readDirSync(figures)].length : 0;
+    if (finished.length && (sweepRun.stopped || await figureFiles() === 0)) {
       const report = [...await taskCommand("report"), "--csv", results, "--out", figures];
-      await study.run("figures", report, Math.max(10, study.secondsLeft()));
+      await study.run("figures", report, Math.max(10, study.secondsLeft() - 3));
     }
-    if (await exists(figures) && [...Deno.readDirSync(figures)].length > 0) {
+    if (await figureFiles() > 0) {
       await study.run("archive", ["tar", "-czf", `${out}/figures.tar.gz`, "-C", work, "figures"], 60);
     }
 

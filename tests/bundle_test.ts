@@ -107,7 +107,8 @@ async function offline(bundle: string, home: string, args: string[]) {
 }
 
 Deno.test({
-  name: "the offline bundle is at most 60 MiB and trains and sweeps with no network and nothing installed",
+  name: "the offline bundle is at most 60 MiB and trains and sweeps with no network and nothing installed" +
+    (whyNot ? ` (ignored: ${whyNot})` : ""),
   ignore: whyNot !== undefined,
   sanitizeResources: false,
   async fn() {

@@ -74,25 +74,27 @@ Deno.test({
     const out = await Deno.makeTempDir({ prefix: "gpu-study-test-" });
     try {
       const started = performance.now();
-      // Ten models at 200 images each cannot all finish in 1.5 minutes on two cores: the sweep is stopped.
-      const models = "mlp-30,mlp-60,mlp-90,mlp-100,mlp-120,mlp-150,mlp-180,mlp-200,mlp-210,mlp-240";
+      // 8 models, 8 epochs of 2,000 images each: two minutes of training or more on two cores, where the
+      // sweep gets about one. The costliest that fit in its time start first, any that does not fit is
+      // skipped up front, and the time limit stops the queue: some finished, the rest skipped or unfinished.
+      const models = "mlp-30,mlp-60,mlp-90,mlp-100,mlp-120,mlp-150,mlp-180,mlp-200";
       const output = await new Deno.Command(Deno.execPath(), {
         args: [
           "task",
           "gpu-study",
           `${out}/study`,
           "--minutes",
-          "1.5",
+          "2",
           "--skip",
-          "bench",
+          "bench,parity",
           "--models",
           models,
           "--epochs",
-          "1",
+          "8",
           "--train-limit",
-          "200",
+          "2000",
           "--test-limit",
-          "200",
+          "500",
         ],
         cwd: ROOT,
         stdout: "piped",
@@ -101,24 +103,41 @@ Deno.test({
       const seconds = (performance.now() - started) / 1000;
       const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
       assert.ok(output.success, text);
-      assert.ok(seconds < 1.5 * 60 + 45, `took ${seconds.toFixed(0)} s for a 1.5-minute limit`);
+      assert.ok(seconds < 2 * 60 + 30, `took ${seconds.toFixed(0)} s for a 2-minute limit`);
       const files = [...Deno.readDirSync(`${out}/study`)].map((entry) => entry.name).sort();
       assert.ok(files.length <= 8, files.join(", "));
-      for (const file of ["summary.txt", "study.log", "results.csv"]) {
-        assert.ok(files.includes(file), files.join(", "));
-      }
       const summary = await Deno.readTextFile(`${out}/study/summary.txt`);
-      const finished = /^finished \((\d+)\/10\): (.*)$/m.exec(summary);
+      const context = `${summary}\n${text.slice(-3000)}`;
+      const finished = /^finished \((\d+)\/8\): (.*)$/m.exec(summary);
       const skipped = /^skipped, over the time limit by the estimate \((\d+)\)/m.exec(summary);
       const unfinished = /^unfinished \((\d+)\): (.*)$/m.exec(summary);
-      assert.ok(finished && skipped && unfinished, summary);
-      assert.equal(Number(finished[1]) + Number(skipped[1]) + Number(unfinished[1]), 10);
-      assert.ok(Number(unfinished[1]) > 0, `all ten finished, so the stop was not tested:\n${summary}`);
-      assert.ok(Number(finished[1]) > 0, `nothing finished in 1.5 minutes:\n${summary}`);
-      const csv = await Deno.readTextFile(`${out}/study/results.csv`);
-      for (const model of finished[2].split(", ")) assert.match(csv, new RegExp(`^${model},`, "m"));
-      assert.ok(files.includes("figures.tar.gz"), files.join(", "));
-      assert.match(await Deno.readTextFile(`${out}/study/study.log`), /parity: /);
+      assert.ok(finished && skipped && unfinished, context);
+      assert.equal(Number(finished[1]) + Number(skipped[1]) + Number(unfinished[1]), 8, context);
+      assert.ok(
+        Number(skipped[1]) + Number(unfinished[1]) > 0,
+        `all 8 finished: the stop was not tested\n${context}`,
+      );
+      // The sweep stopped itself (its --time-limit-minutes), not the backstop that kills it.
+      assert.match(summary, /^steps: .*sweep ok/m, context);
+      if (Number(finished[1]) === 0) {
+        // Possible only on a machine several times slower than two idle cores; the rows go unchecked.
+        console.warn(`gpu-study_test: no model finished, so no finished row was checked\n${summary}`);
+      } else {
+        for (const file of ["results.csv", "figures.tar.gz"]) {
+          assert.ok(files.includes(file), `${file} missing: ${files.join(", ")}`);
+        }
+        const csv = await Deno.readTextFile(`${out}/study/results.csv`);
+        for (const model of finished[2].split(", ")) {
+          for (const path of ["webgpu", "cpu"]) {
+            assert.ok(
+              csv.split("\n").some((line) => line.startsWith(`${model},`) && line.includes(`,${path},`)),
+            );
+          }
+        }
+      }
+      assert.ok(files.includes("estimate.txt"), files.join(", "));
+      const log = await Deno.readTextFile(`${out}/study/study.log`);
+      assert.match(log, /the full study's training \(8 epochs\), from measured step costs/);
     } finally {
       await Deno.remove(out, { recursive: true });
     }
