@@ -20,7 +20,7 @@ import { UserError } from "../engine/errors.ts";
 import { integerFlag, parseFlags, runMain } from "./cli.ts";
 import { PROTOCOL } from "./protocol.ts";
 import { storePath } from "./store.ts";
-import { selectModels } from "./study.ts";
+import { selectModels, STUDY_MODELS } from "./study.ts";
 
 const USAGE = `usage: deno task gpu-study OUT [--minutes 9] [--jobs N] [--skip parity,bench,estimate]
     [--models LIST] [--epochs 20] [--train-limit N] [--test-limit N] [--full-bench]
@@ -91,7 +91,7 @@ export function planFromArgs(args: string[]): { out: string; plan: StudyPlan } |
     }
   }
   const models = selectModels(flags.models);
-  const sweepArgs: string[] = flags.models === undefined ? [] : ["--models", models.join(",")];
+  const sweepArgs: string[] = [];
   const epochs = integerFlag("epochs", flags.epochs, 1);
   const trainLimit = integerFlag("train-limit", flags["train-limit"], 1);
   const testLimit = integerFlag("test-limit", flags["test-limit"], 1);
@@ -337,7 +337,9 @@ async function main(): Promise<void> {
     for (const line of await machineLines()) await study.note(line);
     await study.note(
       `${plan.models.length} models, ${plan.jobs} concurrent jobs, ${plan.minutes} min in all; ` +
-        `sweep flags: ${plan.sweepArgs.join(" ") || "the study's"}`,
+        `sweep flags: ${plan.sweepArgs.join(" ") || "the study's"}${
+          plan.models.length < STUDY_MODELS.length ? ` --models ${plan.models.join(",")}` : ""
+        }`,
     );
     const sweep = [
       ...await taskCommand("sweep"),
@@ -352,11 +354,15 @@ async function main(): Promise<void> {
       results,
     ];
 
+    // All 31 models are the sweep's default: named only when the list is shorter.
+    const modelsFlag = (models: readonly string[]) =>
+      models.length === STUDY_MODELS.length ? [] : ["--models", models.join(",")];
+    let sweepModels = plan.models;
     if (!plan.skip.includes("estimate")) {
       // The sweep keeps the measured step costs in its store: the sweep below does not measure them again.
       await study.run(
         "estimate",
-        [...sweep, "--estimate-only"],
+        [...sweep, ...modelsFlag(plan.models), "--estimate-only"],
         study.slice("estimate"),
         `${out}/estimate.txt`,
       );
@@ -381,6 +387,9 @@ async function main(): Promise<void> {
         ];
       await Deno.writeTextFile(`${out}/estimate.txt`, lines.join("\n") + "\n", { append: true });
       for (const line of lines) await study.note(line);
+      // The sweep would spend its time measuring the rest (before any training, past its time limit):
+      // it gets the models measured in time, and the others are listed as unfinished.
+      if (measured.length > 0 && unmeasured.length > 0) sweepModels = measured;
     }
     if (!plan.skip.includes("parity")) {
       const test = await taskCommand("test");
@@ -409,6 +418,7 @@ async function main(): Promise<void> {
     try {
       sweepRun = await study.run("sweep", [
         ...sweep,
+        ...modelsFlag(sweepModels),
         "--time-limit-minutes",
         String(limitMinutes),
         "--budget-hours",

@@ -14,7 +14,7 @@ Deno.test("gpu-study flags: defaults, pass-through to the sweep, and one-line re
   assert.equal(parsed.out, "out");
   assert.equal(parsed.plan.minutes, 5);
   assert.deepEqual(parsed.plan.models, ["lenet5", "mlp-30"]);
-  assert.deepEqual(parsed.plan.sweepArgs, ["--models", "lenet5,mlp-30", "--train-limit", "200"]);
+  assert.deepEqual(parsed.plan.sweepArgs, ["--train-limit", "200"]);
   assert.deepEqual(parsed.plan.benchArgs, ["--quick", "--json"]);
   assert.equal(parsed.plan.epochs, 20);
   assert.equal(parsed.plan.trainLimit, 200);
