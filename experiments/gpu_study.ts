@@ -422,7 +422,7 @@ async function main(): Promise<void> {
         "--time-limit-minutes",
         String(limitMinutes),
         "--budget-hours",
-        String(limitMinutes / 60),
+        String(Number((limitMinutes / 60).toPrecision(3))),
         "--figures",
         figures,
       ], Math.max(limitMinutes * 60 + 5, left - END_SECONDS));
