@@ -19,7 +19,7 @@ import { parseFlags, runMain } from "./cli.ts";
 const USAGE = `usage: deno task bundle DIR
   Writes an offline bundle into DIR (new or empty, or an older bundle, which is replaced): with it,
   \`bash DIR/run TASK [ARGS...]\` runs \`deno task TASK ARGS...\` from the root of a checkout on an
-  x86-64 Linux machine with no network. At most ${60} MiB.`;
+  x86-64 Linux machine with no network. At most 60 MiB.`;
 
 /** The bundle's size limit (issue 12): it travels with the tree to a machine that takes 64 MiB in all. */
 export const BUNDLE_LIMIT_BYTES = 60 * 1024 * 1024;
