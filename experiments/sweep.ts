@@ -409,6 +409,10 @@ async function estimateTasks(sweep: Sweep, tasks: Task[]): Promise<void> {
   const stepsPerEpoch = Math.ceil(sweep.data.trainCount / sweep.batchSize);
   const costs = new Map<string, number | Error>();
   for (const model of new Set(tasks.map((t) => t.model))) {
+    if (performance.now() >= sweep.deadline) {
+      costs.set(model, new Error("the time limit came first"));
+      continue;
+    }
     // Measured again on every run: a cost taken on a loaded machine must not outlive the load.
     try {
       const seconds = await measureStepCost(sweep, model);
