@@ -1,6 +1,8 @@
 /**
- * The memory ledger: every GPU buffer and CPU typed array the engine creates is entered here,
- * so live and peak bytes per device are counted, not estimated.
+ * The memory ledger: every GPU buffer and CPU typed array the engine creates is entered here, so live
+ * and peak bytes per device are counted, not estimated. That is the tensors, and also what the
+ * instrument itself allocates: readback staging buffers, timestamp query sets with their resolve and
+ * readback buffers, and the CPU twins' scratch arrays (each once, when it first grows).
  */
 export type MemoryDevice = "gpu" | "cpu";
 

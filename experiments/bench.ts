@@ -34,9 +34,9 @@ import {
   TRAINING_BATCHES,
   type TrainingRow,
 } from "./bench/rows.ts";
-import { ratios, renderReport, type Report, targets } from "./bench/tables.ts";
+import { ratios, renderReport, type Report, strongestCpuPeerRatios, targets } from "./bench/tables.ts";
 import { flagRanges, integerFlag, parseFlags, runMain } from "./cli.ts";
-import { pytorchAvailable } from "./peers/pytorch.ts";
+import { pytorchAvailable, startPytorchServer, stopPytorchServer } from "./peers/pytorch.ts";
 import { ProgressLine } from "./progress.ts";
 import { kernelMode } from "./tuning_cache.ts";
 import type { KernelMode } from "../engine/tuner.ts";
@@ -270,15 +270,17 @@ async function main(): Promise<void> {
 
   const peers: Peer[] = [];
   let pytorchLine: string | undefined, tfjsLine: string | undefined;
+  let pytorchInfo: Awaited<ReturnType<typeof pytorchAvailable>> | undefined;
   if (!flags["no-peers"]) {
     try {
       peers.push(...await tfjsPeers());
     } catch (error) {
       tfjsLine = `not available (${firstLine(error)})`;
     }
-    const pytorch = await pytorchAvailable();
+    const pytorch = pytorchInfo = await pytorchAvailable();
     pytorchLine = pytorch.ok ? pytorch.why : `not available (${pytorch.why})`;
     if (pytorch.ok) {
+      await startPytorchServer();
       peers.push(pytorchPeer("cpu"));
       if (pytorch.device === "cuda") peers.push(pytorchPeer("cuda"));
     }
@@ -293,12 +295,16 @@ async function main(): Promise<void> {
     for (const peer of peers) await run.peer(spec, peer);
   }
   await run.denseKernels();
+  await stopPytorchServer();
   if (pytorchLine) run.adapters.pytorch = pytorchLine;
   if (peers.some((peer) => peer.path.startsWith("tfjs"))) {
-    const { tfjsAdapterName } = await import("./peers/tfjs.ts");
+    const { tfjsAdapterName, tfjsWasmLine } = await import("./peers/tfjs.ts");
     tfjsLine = tfjsAdapterName() || "not started";
+    run.adapters.tfjsWasm = tfjsWasmLine() || "not started";
   }
   if (tfjsLine) run.adapters.tfjsWebgpu = tfjsLine;
+  const pytorchCpu = peers.find((peer) => peer.path === "pytorch-cpu");
+  const tfjsWebgpu = peers.find((peer) => peer.path === "tfjs-webgpu");
 
   const allRatios = ratios(run.training, run.inference, run.dense);
   const report: Report = {
@@ -324,7 +330,18 @@ async function main(): Promise<void> {
     training: run.training,
     inference: run.inference,
     dense: run.dense,
+    ...(pytorchCpu?.setting
+      ? {
+        pytorch: {
+          blas: pytorchInfo?.blas,
+          defaultThreads: pytorchInfo?.defaultThreads,
+          threadsTried: [...pytorchCpu.setting.values],
+        },
+      }
+      : {}),
+    ...(tfjsWebgpu?.setting ? { tfjsDeferredSubmitTried: [...tfjsWebgpu.setting.values] } : {}),
     ratios: allRatios,
+    strongestCpuPeer: strongestCpuPeerRatios(allRatios),
     targets: targets(allRatios, specs.map((spec) => spec.name), peers.length > 0),
     seconds: (performance.now() - started) / 1000,
   };

@@ -36,6 +36,8 @@ export interface Conclusion {
 /** Two-sided 97.5% quantiles of Student's t for 1 to 10 degrees of freedom; 1.96 beyond. */
 const T_975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228];
 const Z_975 = 1.96;
+/** Two models count as having equal memory when one's is within this factor of the other's. */
+export const EQUAL_MEMORY_RATIO = 1.5;
 
 /** The rows that carry a model's accuracy: one path's (accuracy is the weights', the same on each path). */
 function accuracyRows(rows: readonly ResultRow[]): Map<string, Map<number, ResultRow>> {
@@ -117,7 +119,7 @@ export function lenetHighest(rows: readonly ResultRow[]): Conclusion | undefined
 /**
  * The lab's second conclusion: at equal memory, two hidden layers beat one by about 1 point. Each
  * two-layer MLP is paired with the one-layer MLP nearest to it in memory (op_bytes, the lab's measure,
- * where the rows have it; else param_bytes, and the pairing says so).
+ * where the rows have it; else param_bytes, and the pairing says so), if within EQUAL_MEMORY_RATIO.
  */
 export function twoLayersBeatOne(rows: readonly ResultRow[]): Conclusion | undefined {
   const byModel = accuracyRows(rows);
@@ -137,7 +139,10 @@ export function twoLayersBeatOne(rows: readonly ResultRow[]): Conclusion | undef
       .sort(([, a], [, b]) =>
         Math.abs(Math.log(memoryOf(a)! / memory)) - Math.abs(Math.log(memoryOf(b)! / memory))
       )[0];
-    if (!nearest) continue;
+    // Memories more than half again apart are not "equal memory": such a model has no partner.
+    if (!nearest || Math.abs(Math.log(memoryOf(nearest[1])! / memory)) > Math.log(EQUAL_MEMORY_RATIO)) {
+      continue;
+    }
     const result = compare(seeds, nearest[1]);
     if (!result) continue;
     comparisons.push({

@@ -4,6 +4,7 @@
  */
 import { type Dispatch, SLICE_ALIGNMENT_BYTES } from "../engine/backend.ts";
 import type { DeviceDataSet } from "../models/dataset.ts";
+import { ActivationLayer } from "../models/layers/activation.ts";
 import type { CompiledModel } from "../models/model.ts";
 
 /** Percentiles of a set of timings. */
@@ -31,11 +32,21 @@ export interface InferenceTiming {
   readonly perBatch: Distribution;
   /** What timed perBatch: "GPU timestamps" or a wall clock. */
   readonly clock: string;
-  /** GPU only: many batches submitted back to back, read back once, wall time divided by their number. */
-  readonly streamedMs?: number;
-  /** GPU only: one batch including the readback of its logits; Deno's ~10 ms poll dominates it. */
-  readonly latency?: Distribution;
+  /** ms per batch, batches run back to back with one readback per chunk (STREAMED_CLOCK). */
+  readonly streamed: Distribution;
+  /** ms for one batch including the readback of its logits (LATENCY_CLOCK); Deno's ~10 ms poll dominates it on the GPU. */
+  readonly latency: Distribution;
 }
+
+/** The fewest batches in one streamed chunk, and the most chunks a stream is cut into. */
+const STREAM_CHUNK_MIN = 10, STREAM_CHUNKS_MAX = 10;
+/** The most single batches timed for the latency. */
+const LATENCY_BATCHES = 30;
+export const STREAMED_CLOCK = "wall clock (performance.now): the timed batches in chunks of at least " +
+  `${STREAM_CHUNK_MIN}, each chunk run back to back (one submit on the GPU) and its last logits read back; ` +
+  "a chunk's time divided by its batches";
+export const LATENCY_CLOCK = "wall clock (performance.now): one batch run and its logits read back, " +
+  `up to ${LATENCY_BATCHES} batches one after another`;
 
 /** How many batches `measureInference` times. */
 export interface InferenceOptions {
@@ -87,14 +98,17 @@ export async function measureInference(
     await backend.finish();
     const timed = programs.slice(0, options.batches);
     const kernel = await backend.timeKernels(timed);
-    if (backend.kind === "cpu") return { perBatch: distribution(kernel.msPerProgram), clock: kernel.clock };
-    const stream = timed.flat(); // every batch in one submit, read back once
-    const streamStart = performance.now();
-    backend.run(stream);
-    await backend.read(model.logits.value);
-    const streamedMs = (performance.now() - streamStart) / timed.length;
+    const chunkSize = Math.max(STREAM_CHUNK_MIN, Math.ceil(timed.length / STREAM_CHUNKS_MAX));
+    const streamed: number[] = [];
+    for (let first = 0; first < timed.length; first += chunkSize) {
+      const chunk = timed.slice(first, first + chunkSize);
+      const start = performance.now();
+      backend.run(chunk.flat());
+      await backend.read(model.logits.value);
+      streamed.push((performance.now() - start) / chunk.length);
+    }
     const latencies: number[] = [];
-    for (const program of timed.slice(0, 30)) {
+    for (const program of timed.slice(0, LATENCY_BATCHES)) {
       const start = performance.now();
       backend.run(program);
       await backend.read(model.logits.value);
@@ -103,7 +117,7 @@ export async function measureInference(
     return {
       perBatch: distribution(kernel.msPerProgram),
       clock: kernel.clock,
-      streamedMs,
+      streamed: distribution(streamed),
       latency: distribution(latencies),
     };
   } finally {
@@ -113,15 +127,41 @@ export async function measureInference(
 
 /** The memory figures of a model, as the lab counted them and as the ledger saw them. */
 export interface MemoryFigures {
-  /** Bytes of all parameters. */
+  /** Bytes of all parameters (param_bytes). */
   readonly parameterBytes: number;
-  /** Bytes of the input and every layer's output for one batch. */
+  /** Bytes of the input and every layer's output for one batch, as our fused kernels hold them. */
   readonly activationBytes: number;
+  /** What the lab measured: bytes the operators of one inference batch allocate (op_bytes; see opBytes). */
+  readonly opBytes: number;
 }
 
 /** A compiled model's memory figures. */
 export function memoryFigures(model: CompiledModel): MemoryFigures {
   const parameterBytes = model.parameters.reduce((sum, p) => sum + p.value.length * 4, 0);
   const activationBytes = model.activations().reduce((sum, t) => sum + t.length * 4, 0);
-  return { parameterBytes, activationBytes };
+  return { parameterBytes, activationBytes, opBytes: opBytes(model) };
+}
+
+/**
+ * op_bytes, the lab's memory figure: the bytes allocated by the operators of one inference batch,
+ * counted as PyTorch's profiler counts them (`profile_memory=True`, the sum of the top-level operators'
+ * allocations): every tensor an operator writes that is not a view. So the padded input counts (F.pad
+ * writes a new tensor), flattening does not (a view), and each layer's output counts, float32.
+ *
+ * Fused kernels are counted as the separate operators PyTorch runs: our conv2d and dense kernels apply
+ * tanh or ReLU as they write their output, where PyTorch's conv2d or linear writes its output and then
+ * tanh or relu writes another tensor of the same size; such a layer counts its output twice. op_bytes is
+ * thus a property of the network and the batch, the same on both paths and in PyTorch, and what our own
+ * kernels write is less (activation_bytes). Checked against PyTorch 1.13's profiler at batch 4:
+ * LeNet-5 250016 bytes, mlp-300 9760, mlp-1024 32928 (experiments/peers/pytorch_op_bytes.py).
+ */
+export function opBytes(model: CompiledModel): number {
+  const bytes = (tensor: { length: number }) => tensor.length * 4;
+  let total = model.spec.pad > 0 ? bytes(model.input.value) : 0;
+  model.layers.forEach((layer, i) => {
+    const fused = !(layer instanceof ActivationLayer) && "activation" in layer &&
+      layer.activation !== "identity";
+    total += bytes(model.outputs[i]) * (fused ? 2 : 1);
+  });
+  return total;
 }

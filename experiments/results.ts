@@ -30,6 +30,17 @@ export const RESULT_COLUMNS = [
   "activation_bytes",
   "peak_infer_bytes",
   "peak_train_bytes",
+  // Issue 11: memory as the lab measured it, all the backend allocated, what the OS saw (study.ts), and the
+  // streamed and single-batch clocks beside the kernel time (measure.ts: STREAMED_CLOCK, LATENCY_CLOCK).
+  "op_bytes",
+  "allocated_bytes",
+  "measured_bytes",
+  "streamed_ms_median",
+  "streamed_ms_p10",
+  "streamed_ms_p90",
+  "latency_ms_median",
+  "latency_ms_p10",
+  "latency_ms_p90",
   "train_seconds",
   "status",
 ] as const;

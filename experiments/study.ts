@@ -11,8 +11,9 @@ import { compileModel, kernelMode } from "./tuning_cache.ts";
 import { evaluate } from "../models/training.ts";
 import { modelByName } from "../models/zoo.ts";
 import { type InferenceTiming, measureInference, type MemoryFigures, memoryFigures } from "./measure.ts";
+import { residentGrowth } from "./memory_probe.ts";
 import { ProgressLine } from "./progress.ts";
-import { type ExecutionPath, FAMILIES, type Family, PATHS } from "./results.ts";
+import { type ExecutionPath, FAMILIES, type Family, PATHS, type ResultRow } from "./results.ts";
 import { createBackend, type StudyData } from "./session.ts";
 
 /** LeNet-5 and the lab's 30 MLPs, in the lab's order ("2058" is the lab's own size). */
@@ -119,6 +120,16 @@ export interface PathMeasurement {
    * Taken before the timing, whose batch numbers are the instrument's, not the model's.
    */
   readonly peakInferBytes: number;
+  /**
+   * allocated_bytes: the ledger's peak over the whole measurement (the model built, loaded, run over the
+   * test set and timed), everything the backend allocated included: readback staging, timestamp query
+   * sets and their buffers, the CPU twins' scratch arrays; less the resident test images.
+   */
+  readonly allocatedBytes: number;
+  /** measured_bytes: the growth of a fresh process's resident memory (experiments/memory_probe.ts). */
+  readonly measuredBytes: number | null;
+  /** Why measuredBytes is null. */
+  readonly measuredError?: string;
 }
 
 /**
@@ -156,6 +167,12 @@ export async function measureOnPath(
     const batches = timedBatches(options, (tested.seconds * 1000) / tested.steps);
     progress.update(`${label}timing ${batches} batches`, 0, 1);
     const timing = await measureInference(model, test, { warmup: options.warmup, batches });
+    const allocatedBytes = backend.ledger.peak(device) - dataBytes;
+    progress.update(`${label}resident memory, in a process of its own`, 0, 1);
+    const resident = await residentGrowth(modelName, kind, options.batchSize).then(
+      (growth) => ({ measuredBytes: growth.measuredBytes }),
+      (error) => ({ measuredBytes: null, measuredError: String((error as Error)?.message ?? error) }),
+    );
     return {
       path: kind,
       adapter: backend.adapter.name,
@@ -165,11 +182,35 @@ export async function measureOnPath(
       timing,
       memory: memoryFigures(model),
       peakInferBytes,
+      allocatedBytes,
+      ...resident,
     };
   } finally {
     progress.clear();
     backend.destroy();
   }
+}
+
+/** The results columns of issue 11 for one measurement: null where it never ran. */
+export function measuredColumns(measured?: PathMeasurement): Pick<
+  ResultRow,
+  | "op_bytes"
+  | "allocated_bytes"
+  | "measured_bytes"
+  | `${"streamed" | "latency"}_ms_${"median" | "p10" | "p90"}`
+> {
+  const { streamed, latency } = measured?.timing ?? {};
+  return {
+    op_bytes: measured?.memory.opBytes ?? null,
+    allocated_bytes: measured?.allocatedBytes ?? null,
+    measured_bytes: measured?.measuredBytes ?? null,
+    streamed_ms_median: streamed?.median ?? null,
+    streamed_ms_p10: streamed?.p10 ?? null,
+    streamed_ms_p90: streamed?.p90 ?? null,
+    latency_ms_median: latency?.median ?? null,
+    latency_ms_p10: latency?.p10 ?? null,
+    latency_ms_p90: latency?.p90 ?? null,
+  };
 }
 
 function timedBatches(options: MeasureOptions, msPerBatch: number): number {
@@ -183,17 +224,21 @@ export function describeTiming(timing: InferenceTiming): string {
   const { median, p10, p90, samples } = timing.perBatch;
   let text = `${formatMs(median)} ms/batch (p10 ${formatMs(p10)}, p90 ${formatMs(p90)}; ` +
     `${samples} batches; ${timing.clock})`;
-  if (timing.streamedMs !== undefined) text += `; streamed ${formatMs(timing.streamedMs)} ms/batch`;
-  if (timing.latency) text += `; one batch with readback ${formatMs(timing.latency.median)} ms (median)`;
+  text += `; streamed ${formatMs(timing.streamed.median)} ms/batch`;
+  text += `; one batch with readback ${formatMs(timing.latency.median)} ms (median)`;
   return text;
 }
 
 /** One line per path: accuracy, time and memory. */
 export function describeMeasurement(measured: PathMeasurement): string {
   const { memory } = measured;
+  const resident = measured.measuredBytes === null
+    ? `not measured (${measured.measuredError})`
+    : formatBytes(measured.measuredBytes);
   return `accuracy ${measured.testAccuracy.toFixed(4)} on ${measured.testImages} images; ` +
-    `${describeTiming(measured.timing)}; parameters ${formatBytes(memory.parameterBytes)}, ` +
-    `activations ${formatBytes(memory.activationBytes)}, peak ${formatBytes(measured.peakInferBytes)}`;
+    `${describeTiming(measured.timing)}; op_bytes ${formatBytes(memory.opBytes)}, ` +
+    `parameters ${formatBytes(memory.parameterBytes)}, allocated ${formatBytes(measured.allocatedBytes)}, ` +
+    `resident growth ${resident}`;
 }
 
 export function formatMs(ms: number): string {

@@ -27,6 +27,7 @@ import {
   describeMeasurement,
   familyOf,
   hiddenSizes,
+  measuredColumns,
   measureOnPath,
   type MeasureOptions,
   memoryDevice,
@@ -425,6 +426,10 @@ async function estimateTasks(sweep: Sweep, tasks: Task[]): Promise<void> {
   const stepsPerEpoch = Math.ceil(sweep.data.trainCount / sweep.batchSize);
   const costs = new Map<string, number | Error>();
   for (const model of new Set(tasks.map((t) => t.model))) {
+    if (performance.now() >= sweep.deadline) {
+      costs.set(model, new Error("the time limit came first"));
+      continue;
+    }
     // Measured again on every run: a cost taken on a loaded machine must not outlive the load.
     try {
       const seconds = await measureStepCost(sweep, model);
@@ -883,6 +888,7 @@ function resultRow(
     activation_bytes: measured?.memory.activationBytes ?? null,
     peak_infer_bytes: measured?.peakInferBytes ?? null,
     peak_train_bytes: path === sweep.trainBackend ? trained?.peakTrainBytes ?? null : null,
+    ...measuredColumns(measured),
     train_seconds: trained?.trainSeconds ?? null,
     status,
   };

@@ -8,7 +8,8 @@ function row(model: string, seed: number, accuracy: number, paramBytes?: number)
   const hidden = model === "lenet5" ? [] : model.slice(4).split("-").map(Number);
   const family = model === "lenet5" ? "lenet5" : hidden.length === 1 ? "mlp1" : "mlp2";
   const base = syntheticRow(family, hidden, "webgpu", seed);
-  return { ...base, test_accuracy: accuracy, param_bytes: paramBytes ?? base.param_bytes };
+  // Without op_bytes, so that the pairing below is by the param_bytes chosen here.
+  return { ...base, test_accuracy: accuracy, param_bytes: paramBytes ?? base.param_bytes, op_bytes: null };
 }
 
 const bySeed = (rows: ResultRow[]) => new Map(rows.map((r) => [r.seed!, r]));

@@ -46,8 +46,9 @@ Deno.test("writeFigures writes figures 3 to 9 as SVG and PNG, leaving out rows t
       status: "failed: loss became NaN at epoch 3",
     };
     const written = await writeFigures([...syntheticSweep(), failed], `${dir}/figures`);
-    assert.equal(written.length, 15);
-    assert.equal(new Set(written).size, 15);
+    assert.equal(written.length, 16);
+    assert.equal(new Set(written).size, 16);
+    assert.match(await Deno.readTextFile(`${dir}/figures/conclusions.md`), /## LeNet-5 has the highest/);
     const table = await Deno.readTextFile(`${dir}/figures/results.md`);
     assert.match(table, /^\| model \| parameters \|/);
     assert.match(table, /\| mlp-300-100 \| 266,610 \|/);
@@ -67,6 +68,7 @@ Deno.test("writeFigures writes figures 3 to 9 as SVG and PNG, leaving out rows t
       assert.match(svg, /<\/svg>\s*$/, path);
       assert.ok(svg.includes("mlp-300-100"), `${path} names the models`);
       assert.ok(!svg.includes("mlp-4096"), `${path} leaves out the failed row`);
+      assert.ok(svg.includes("20 epochs, seed 0, batch 4"), `${path} states the protocol`);
     }
     for (const path of written.filter((path) => path.endsWith(".png"))) {
       const png = await Deno.readFile(path);
@@ -79,6 +81,29 @@ Deno.test("writeFigures writes figures 3 to 9 as SVG and PNG, leaving out rows t
       );
       assert.ok(png.length > 20_000, `${path} has only ${png.length} bytes`);
     }
+  });
+});
+
+Deno.test("figures 3 and 4 plot op_bytes and each path's measured_bytes; 5, 6, 8, 9 draw points, not bars", async () => {
+  await withTempDir(async (dir) => {
+    await writeFigures(syntheticSweep(), dir);
+    const svg = (name: string) => Deno.readTextFileSync(`${dir}/${name}.svg`);
+    const [cpu, gpu] = [svg("fig3_accuracy_vs_memory_cpu"), svg("fig4_accuracy_vs_memory_gpu")];
+    assert.match(cpu, /op_bytes/);
+    assert.notEqual(cpu.replace(/CPU|cpu|TypeScript CPU/g, ""), gpu.replace(/WebGPU|llvmpipe[^<]*/g, ""));
+    for (
+      const name of [
+        "fig5_accuracy_vs_time_cpu",
+        "fig6_accuracy_vs_time_gpu",
+        "fig8_inference_time_per_model",
+      ]
+    ) {
+      assert.ok(!svg(name).includes("mark-rect"), `${name} has no bars`);
+      assert.match(svg(name), /10th to 90th percentile/, `${name} says what its whiskers are`);
+    }
+    assert.match(svg("fig8_inference_time_per_model"), /One batch with readback/);
+    assert.ok(!svg("fig9_memory_per_model").includes("mark-rect"), "fig9 has no bars");
+    assert.match(svg("fig9_memory_per_model"), /op_bytes \(the lab&#39;s\)|op_bytes \(the lab's\)/);
   });
 });
 
@@ -115,3 +140,29 @@ for (
     assert.equal(stdout.length, 0);
   });
 }
+
+Deno.test("with several seeds, figures and table show each model's mean and its min-max spread", async () => {
+  await withTempDir(async (dir) => {
+    const rows = [0, 1, 2].flatMap((seed) => [
+      syntheticRow("lenet5", [], "webgpu", seed),
+      syntheticRow("mlp1", [300], "webgpu", seed),
+    ]);
+    await writeFigures(rows, dir);
+    const table = await Deno.readTextFile(`${dir}/results.md`);
+    // syntheticRow adds 0.001 per seed: the mean is seed 1's, the spread seeds 0 to 2.
+    const lenet = rows.filter((row) => row.model === "lenet5").map((row) => row.test_accuracy!);
+    assert.match(
+      table,
+      new RegExp(
+        `\\| lenet5 \\| 61,706 \\| 0-2 \\|.*\\| ${lenet[1].toFixed(4)} \\(${lenet[0].toFixed(4)}-${
+          lenet[2].toFixed(4)
+        }\\) \\|`,
+      ),
+    );
+    const svg = await Deno.readTextFile(`${dir}/fig7_accuracy_per_model.svg`);
+    assert.ok(
+      svg.includes("20 epochs, seeds 0-2 (mean, bars from min to max"),
+      "the subtitle names the seeds",
+    );
+  });
+});

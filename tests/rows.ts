@@ -42,6 +42,18 @@ export function syntheticRow(family: Family, hidden: number[], path: "cpu" | "we
     activation_bytes: 4 * BATCH * activations,
     peak_infer_bytes: 4 * parameters + 4 * BATCH * (activations + 784),
     peak_train_bytes: 3 * 4 * parameters + 2 * 4 * BATCH * (activations + 784),
+    // PyTorch's count: LeNet-5's padded input and its unfused activations; an MLP's two writes per hidden layer.
+    op_bytes: family === "lenet5"
+      ? 250016
+      : 4 * BATCH * (2 * hidden.reduce((sum, width) => sum + width, 0) + 10),
+    allocated_bytes: 4 * parameters + 4 * BATCH * (activations + 784) + 4096,
+    measured_bytes: 8 * parameters + 2 ** 20 * (path === "cpu" ? 10 : 40),
+    streamed_ms_median: inferMs * 1.1,
+    streamed_ms_p10: inferMs,
+    streamed_ms_p90: inferMs * 1.4,
+    latency_ms_median: path === "cpu" ? inferMs * 1.2 : inferMs + 11,
+    latency_ms_p10: path === "cpu" ? inferMs * 1.1 : inferMs + 10,
+    latency_ms_p90: path === "cpu" ? inferMs * 1.5 : inferMs + 14,
     train_seconds: parameters / 1000,
     status: "ok",
   };

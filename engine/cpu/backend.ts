@@ -14,7 +14,7 @@ import {
 import { type Kernel, withDefaults } from "../kernels.ts";
 import { MemoryLedger } from "../memory.ts";
 import { UserError } from "../errors.ts";
-import type { TwinBindings } from "./twin.ts";
+import { type ScratchPool, type TwinBindings, useScratchPool } from "./twin.ts";
 
 interface CpuTensor extends Tensor {
   readonly data: Float32Array | Uint32Array;
@@ -36,6 +36,14 @@ export class CpuBackend implements Backend {
   /** The largest tensor in bytes: one typed array of up to 2 GiB. */
   readonly maxTensorBytes: number = CPU_MAX_TENSOR_BYTES;
   readonly submits = 0;
+  /** The twins' scratch arrays, this backend's own, so that its ledger counts them. */
+  readonly #scratch: ScratchPool = {
+    arrays: new Map(),
+    grew: (allocated, freed) => {
+      this.ledger.allocate("cpu", allocated);
+      this.ledger.free("cpu", freed);
+    },
+  };
 
   /** Creates a typed array (zeros, or `init`), entered in the ledger. */
   tensor(label: string, dtype: DType, shape: readonly number[], init?: ArrayLike<number>): Tensor {
@@ -79,8 +87,13 @@ export class CpuBackend implements Backend {
   }
 
   run(program: readonly Dispatch[], repeats = 1): void {
-    for (let r = 0; r < repeats; r++) {
-      for (const dispatch of program) (dispatch as CpuDispatch).run();
+    useScratchPool(this.#scratch);
+    try {
+      for (let r = 0; r < repeats; r++) {
+        for (const dispatch of program) (dispatch as CpuDispatch).run();
+      }
+    } finally {
+      useScratchPool(undefined);
     }
   }
 

@@ -6,17 +6,33 @@ export interface TwinBindings {
   readonly u32: Record<string, Uint32Array>;
 }
 
-const scratchArrays = new Map<string, Float32Array>();
+/** A backend's scratch arrays by name, and what to tell its memory ledger when one grows. */
+export interface ScratchPool {
+  readonly arrays: Map<string, Float32Array>;
+  readonly grew: (allocated: number, freed: number) => void;
+}
+
+/** Used when no backend has set its own (a twin called directly, as the tests do). */
+const sharedPool: ScratchPool = { arrays: new Map(), grew: () => {} };
+let currentPool = sharedPool;
+
+/** Makes `pool` the one `scratch` draws from until the next call; the CPU backend sets its own before it runs. */
+export function useScratchPool(pool: ScratchPool | undefined): void {
+  currentPool = pool ?? sharedPool;
+}
 
 /**
  * A reusable Float32Array of at least `length` elements for a twin's registers, so that running a
- * step allocates nothing once the first step has run.
+ * step allocates nothing once the first step has run. Its bytes go to the running backend's ledger.
  */
 export function scratch(name: string, length: number): Float32Array {
-  let array = scratchArrays.get(name);
+  const { arrays, grew } = currentPool;
+  let array = arrays.get(name);
   if (!array || array.length < length) {
+    const freed = array?.byteLength ?? 0;
     array = new Float32Array(length);
-    scratchArrays.set(name, array);
+    arrays.set(name, array);
+    grew(array.byteLength, freed);
   }
   return array;
 }

@@ -209,6 +209,8 @@ export class WebGpuBackend implements Backend {
   async #timePasses(programs: readonly (readonly Dispatch[])[]): Promise<number[]> {
     const passes = programs.length, count = 2 * passes, bytes = 8 * count;
     const querySet = this.device.createQuerySet({ type: "timestamp", count });
+    // The query set (8 bytes a query), its resolve buffer and its readback: three times `bytes`.
+    this.ledger.allocate("gpu", 3 * bytes);
     const resolved = this.device.createBuffer({
       size: bytes,
       usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
@@ -232,6 +234,7 @@ export class WebGpuBackend implements Backend {
     const stamps = new BigUint64Array(staging.getMappedRange().slice(0));
     staging.unmap();
     for (const object of [querySet, resolved, staging]) object.destroy();
+    this.ledger.free("gpu", 3 * bytes);
     this.#throwIfFailed();
     return Array.from({ length: passes }, (_, p) => Number(stamps[2 * p + 1] - stamps[2 * p]) / 1e6);
   }

@@ -133,13 +133,13 @@ export async function oursInference(
     timings.push(await measureInference(model, set, { batches, warmup: 2 }));
   }
   releaseDataSet(set);
-  const streamed = timings.flatMap((t) => t.streamedMs ?? []);
-  const latency = timings.flatMap((t) => t.latency?.median ?? []);
+  const streamed = timings.map((t) => t.streamed.median);
+  const latency = timings.map((t) => t.latency.median);
   return {
     kernelMs: median(timings.map((t) => t.perBatch.median)),
     kernelClock: timings[0].clock,
-    ...(streamed.length ? { streamedMs: median(streamed) } : {}),
-    ...(latency.length ? { latencyMs: median(latency) } : {}),
+    streamedMs: median(streamed),
+    latencyMs: median(latency),
     batches,
     repeats: timings.length,
   };

@@ -1,6 +1,11 @@
 /** The bench's peers, TensorFlow.js and PyTorch, run on the same workloads as our engine. */
 import type { ModelSpec } from "../../models/model.ts";
-import type { PeerInferResult, PeerModel, PeerTrainResult } from "../peers/tfjs.ts";
+import {
+  type PeerInferResult,
+  type PeerModel,
+  type PeerTrainResult,
+  TFJS_DEFAULT_DEFERRED_SUBMIT,
+} from "../peers/tfjs.ts";
 import { pytorchBench, type PytorchDevice } from "../peers/pytorch.ts";
 import {
   clamp,
@@ -22,44 +27,88 @@ export const MATMULS_PER_PEER_CALL = 2;
 
 // ---------- peers ----------
 
+/** A peer setting tried in every cell, the best value kept: PyTorch's threads, TF.js webgpu's submits. */
+export interface PeerSetting {
+  readonly name: string;
+  readonly values: readonly number[];
+}
+
 export interface Peer {
   readonly path: PathId;
   /** A cpu path: its slowest cells may be skipped under --quick. */
   readonly onCpu: boolean;
   readonly kernelClock?: string;
-  train(model: PeerModel, batch: number, steps: number): Promise<PeerTrainResult>;
-  infer(model: PeerModel, batch: number, batches: number): Promise<PeerInferResult>;
-  matmulGflops?(batch: number, repeats: number): Promise<number>;
+  readonly setting?: PeerSetting;
+  train(model: PeerModel, batch: number, steps: number, setting?: number): Promise<PeerTrainResult>;
+  infer(model: PeerModel, batch: number, batches: number, setting?: number): Promise<PeerInferResult>;
+  matmulGflops?(batch: number, repeats: number, setting?: number): Promise<number>;
 }
+
+/** TF.js webgpu's deferred-submit batch sizes tried: one dispatch per submit, TF.js's default, and more. */
+export const DEFERRED_SUBMIT_VALUES = [1, TFJS_DEFAULT_DEFERRED_SUBMIT, 64];
+
+const TFJS_BACKENDS = ["webgpu", "cpu", "wasm"] as const;
 
 export async function tfjsPeers(): Promise<Peer[]> {
   const tfjs = await import("../peers/tfjs.ts");
-  return (["webgpu", "cpu"] as const).map((backend) => ({
+  return TFJS_BACKENDS.map((backend) => ({
     path: `tfjs-${backend}` as const,
-    onCpu: backend === "cpu",
+    onCpu: backend !== "webgpu",
     kernelClock: backend === "webgpu"
       ? "TF.js profiler (tf.time kernelMs: GPU timestamp queries where the adapter has them)"
       : "TF.js profiler (tf.time kernelMs: wall clock per kernel)",
-    train: (model, batch, steps) => tfjs.tfjsTrain(model, backend, batch, steps),
-    infer: (model, batch, batches) => tfjs.tfjsInfer(model, backend, batch, batches),
-    ...(backend === "webgpu"
+    ...(backend === "webgpu" ? { setting: { name: "deferred submit", values: DEFERRED_SUBMIT_VALUES } } : {}),
+    train: (model, batch, steps, setting) => tfjs.tfjsTrain(model, backend, batch, steps, setting),
+    infer: (model, batch, batches, setting) => tfjs.tfjsInfer(model, backend, batch, batches, setting),
+    ...(backend !== "cpu"
       ? {
-        matmulGflops: (batch: number, repeats: number) =>
-          tfjs.tfjsMatmulGflops(DENSE_SIZE, batch, backend, repeats),
+        matmulGflops: (batch: number, repeats: number, setting?: number) =>
+          tfjs.tfjsMatmulGflops(DENSE_SIZE, batch, backend, repeats, setting),
       }
       : {}),
   }));
 }
 
-export function pytorchPeer(device: PytorchDevice): Peer {
+/** PyTorch's CPU thread counts tried: 1, 2, 4, ... up to the machine's cores, and the cores. */
+export function threadCounts(cores: number): number[] {
+  const counts = new Set<number>();
+  for (let n = 1; n < cores; n *= 2) counts.add(n);
+  counts.add(Math.max(1, cores));
+  return [...counts];
+}
+
+export function pytorchPeer(device: PytorchDevice, cores = navigator.hardwareConcurrency): Peer {
   return {
     path: `pytorch-${device}`,
     onCpu: device === "cpu",
-    train: (model, batch, steps) => pytorchBench({ workload: "train", model, device, batch, steps }),
-    infer: (model, batch, batches) => pytorchBench({ workload: "infer", model, device, batch, batches }),
-    matmulGflops: async (batch, repeats) =>
-      (await pytorchBench({ workload: "matmul", device, n: DENSE_SIZE, batch, repeats })).gflops,
+    ...(device === "cpu" ? { setting: { name: "threads", values: threadCounts(cores) } } : {}),
+    train: (model, batch, steps, threads) =>
+      pytorchBench({ workload: "train", model, device, batch, steps, threads }),
+    infer: (model, batch, batches, threads) =>
+      pytorchBench({ workload: "infer", model, device, batch, batches, threads }),
+    matmulGflops: async (batch, repeats, threads) =>
+      (await pytorchBench({ workload: "matmul", device, n: DENSE_SIZE, batch, repeats, threads })).gflops,
   };
+}
+
+/**
+ * With a peer setting, one trial call per value (`call(value)` returns the call's figure, `better`
+ * says which of two figures wins); the best value and every trial's figure, or nothing to choose.
+ */
+export async function bestSetting(
+  peer: Peer,
+  call: (value: number) => Promise<number>,
+  better: (a: number, b: number) => boolean,
+): Promise<{ value?: number; setting?: string; tried?: Record<string, number> }> {
+  if (!peer.setting) return {};
+  const tried: Record<string, number> = {};
+  let best: number | undefined, bestFigure = NaN;
+  for (const value of peer.setting.values) {
+    const figure = await call(value);
+    tried[String(value)] = figure;
+    if (best === undefined || better(figure, bestFigure)) [best, bestFigure] = [value, figure];
+  }
+  return { value: best, setting: `${peer.setting.name} ${best}`, tried };
 }
 
 export function peerModel(spec: ModelSpec): PeerModel {
@@ -108,16 +157,28 @@ export async function peerTraining(
     // A one-step call tells the step's cost; when a pass is a single step, it is already a repeat.
     const calibration = await timed(() => peer.train(model, batch, 1));
     steps = stepsForPass(calibration.result.seconds, plan);
-    if (steps === 1) first = calibration;
+    if (steps === 1 && !peer.setting) first = calibration;
     else spent = calibration.seconds;
   }
-  const results = await peerRepeats(() => peer.train(model, batch, steps), plan, spent, first);
+  const passSteps = steps;
+  const chosen = await bestSetting(
+    peer,
+    async (value) => (await peer.train(model, batch, passSteps, value)).imagesPerSecond,
+    (a, b) => a > b,
+  );
+  const results = await peerRepeats(
+    () => peer.train(model, batch, passSteps, chosen.value),
+    plan,
+    spent,
+    first,
+  );
   const samples = results.map((r) => r.imagesPerSecond);
   return {
     imagesPerSecond: median(samples),
     samples,
     steps,
     secondsPerStep: median(results.map((r) => r.seconds / r.steps)),
+    ...(chosen.setting ? { setting: chosen.setting, tried: chosen.tried } : {}),
   };
 }
 
@@ -129,7 +190,12 @@ export async function peerInference(
 ): Promise<Partial<InferenceRow>> {
   // The peers time every batch twice (streamed, then with a readback each), so passes are kept short.
   const batches = plan.fixedSteps ?? clamp(stepsForPass(secondsPerBatch, plan), 3, 100);
-  const results = await peerRepeats(() => peer.infer(model, INFERENCE_BATCH, batches), plan);
+  const chosen = await bestSetting(
+    peer,
+    async (value) => (await peer.infer(model, INFERENCE_BATCH, batches, value)).streamedMsPerBatch,
+    (a, b) => a < b,
+  );
+  const results = await peerRepeats(() => peer.infer(model, INFERENCE_BATCH, batches, chosen.value), plan);
   const kernel = results.flatMap((r) => r.kernelMsPerBatch ?? []);
   return {
     ...(kernel.length ? { kernelMs: median(kernel), kernelClock: peer.kernelClock } : {}),
@@ -137,15 +203,25 @@ export async function peerInference(
     latencyMs: median(results.map((r) => r.latencyMs.median)),
     batches,
     repeats: results.length,
+    ...(chosen.setting ? { setting: chosen.setting, tried: chosen.tried } : {}),
   };
 }
 
 export async function peerDense(peer: Peer, batch: number, plan: Plan): Promise<Partial<DenseRow>> {
-  const samples = await peerRepeats(() => peer.matmulGflops!(batch, MATMULS_PER_PEER_CALL), plan);
+  const chosen = await bestSetting(
+    peer,
+    (value) => peer.matmulGflops!(batch, MATMULS_PER_PEER_CALL, value),
+    (a, b) => a > b,
+  );
+  const samples = await peerRepeats(
+    () => peer.matmulGflops!(batch, MATMULS_PER_PEER_CALL, chosen.value),
+    plan,
+  );
   return {
     kernel: "matMul",
     gflops: median(samples),
     samples,
+    ...(chosen.setting ? { setting: chosen.setting, tried: chosen.tried } : {}),
     clock: `wall clock over ${MATMULS_PER_PEER_CALL} back-to-back matMuls, one readback at the end`,
   };
 }

@@ -30,6 +30,7 @@ export type PathId =
   | "ours-cpu"
   | "tfjs-webgpu"
   | "tfjs-cpu"
+  | "tfjs-wasm"
   | "pytorch-cpu"
   | "pytorch-cuda";
 export const PATH_LABELS: Record<PathId, string> = {
@@ -38,6 +39,7 @@ export const PATH_LABELS: Record<PathId, string> = {
   "ours-cpu": "ours cpu",
   "tfjs-webgpu": "TF.js webgpu",
   "tfjs-cpu": "TF.js cpu",
+  "tfjs-wasm": "TF.js wasm",
   "pytorch-cpu": "PyTorch cpu",
   "pytorch-cuda": "PyTorch cuda",
 };
@@ -47,6 +49,12 @@ export interface Outcome {
   skipped?: string;
   error?: string;
   cellSeconds?: number;
+  /**
+   * A peer's setting the cell chose, the best of those tried in this run, e.g. "threads 2" (PyTorch
+   * cpu) or "deferred submit 32" (TF.js webgpu); `tried` has each value's figure from its trial pass.
+   */
+  setting?: string;
+  tried?: Record<string, number>;
 }
 
 export interface TrainingRow extends Outcome {
@@ -107,6 +115,9 @@ export interface Target {
   times?: number;
   pass?: boolean;
   why?: string;
+  /** The same measure of the same path of ours against the strongest peer measured (lowest ratio). */
+  strongestPeer?: PathId;
+  strongestTimes?: number;
 }
 
 // ---------- statistics ----------

@@ -11,11 +11,37 @@ export interface PytorchAvailability {
   ok: boolean;
   why: string;
   device?: PytorchDevice; // "cuda" where torch sees a CUDA device, else "cpu"
+  /** The BLAS library torch's process loaded, e.g. ".../openblas-pthread/libblas.so.3" (update-alternatives). */
+  blas?: string;
+  /** torch.get_num_threads() by default. */
+  defaultThreads?: number;
 }
+/** `threads`: torch.set_num_threads for this call; PyTorch's own default where absent. */
 export type PytorchRequest =
-  | { workload: "train"; model: PeerModel; device: PytorchDevice; batch: number; steps: number }
-  | { workload: "infer"; model: PeerModel; device: PytorchDevice; batch: number; batches: number }
-  | { workload: "matmul"; device: PytorchDevice; n: number; batch: number; repeats: number };
+  | {
+    workload: "train";
+    model: PeerModel;
+    device: PytorchDevice;
+    batch: number;
+    steps: number;
+    threads?: number;
+  }
+  | {
+    workload: "infer";
+    model: PeerModel;
+    device: PytorchDevice;
+    batch: number;
+    batches: number;
+    threads?: number;
+  }
+  | {
+    workload: "matmul";
+    device: PytorchDevice;
+    n: number;
+    batch: number;
+    repeats: number;
+    threads?: number;
+  };
 export interface PeerMatmulResult {
   gflops: number;
 }
@@ -68,8 +94,18 @@ function findInterpreter() {
         continue;
       }
       const probe = JSON.parse(reply.line);
-      const why = `torch ${probe.torch} via ${python} on ${probe.deviceName} (${probe.threads} CPU threads)`;
-      return { python, availability: { ok: true, why, device: probe.device } };
+      const why = `torch ${probe.torch} via ${python} on ${probe.deviceName}; BLAS ${probe.blas}; ` +
+        `${probe.threads} CPU threads by default, the best of 1..${navigator.hardwareConcurrency} used per cell`;
+      return {
+        python,
+        availability: {
+          ok: true,
+          why,
+          device: probe.device,
+          blas: probe.blas,
+          defaultThreads: probe.threads,
+        },
+      };
     }
     return { availability: { ok: false, why: `no usable PyTorch: ${failures.join("; ")}` } };
   })();
@@ -81,11 +117,78 @@ export async function pytorchAvailable(): Promise<PytorchAvailability> {
   return (await findInterpreter()).availability;
 }
 
+/**
+ * One python process serving many requests (`pytorch_peer.py --serve`), so that torch is imported once
+ * rather than per call (seconds each on a loaded machine). The bench starts it and stops it.
+ */
+class PeerServer {
+  readonly #child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #lines: AsyncIterator<string>;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(python: string) {
+    this.#child = new Deno.Command(python, {
+      args: [PEER_SCRIPT, "--serve"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    this.#writer = this.#child.stdin.getWriter();
+    this.#lines = this.#child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(lineSplitter())[
+      Symbol.asyncIterator
+    ]();
+  }
+
+  ask(request: object): Promise<PeerReply> {
+    const asked = this.#queue.then(async (): Promise<PeerReply> => {
+      await this.#writer.write(new TextEncoder().encode(JSON.stringify(request) + "\n"));
+      const { value, done } = await this.#lines.next();
+      if (done) return { ok: false, line: "the PyTorch peer process ended" };
+      const reply = JSON.parse(value);
+      return reply.ok ? { ok: true, line: JSON.stringify(reply.result) } : { ok: false, line: reply.error };
+    });
+    this.#queue = asked.catch(() => {});
+    return asked;
+  }
+
+  async close(): Promise<void> {
+    await this.#queue;
+    await this.#writer.close();
+    await this.#lines.return?.();
+    await this.#child.status;
+  }
+}
+
+function lineSplitter(): TransformStream<string, string> {
+  let rest = "";
+  return new TransformStream({
+    transform(chunk, controller) {
+      const lines = (rest + chunk).split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) if (line.trim()) controller.enqueue(line);
+    },
+  });
+}
+
+let server: PeerServer | undefined;
+
+/** From now on, requests go to one long-lived python process (until stopPytorchServer). */
+export async function startPytorchServer(): Promise<void> {
+  const { python } = await findInterpreter();
+  if (python && !server) server = new PeerServer(python);
+}
+
+export async function stopPytorchServer(): Promise<void> {
+  await server?.close();
+  server = undefined;
+}
+
 /** Runs one workload in PyTorch; results have the same shapes as the TF.js peer's. */
 export async function pytorchBench<R extends PytorchRequest>(request: R): Promise<PytorchResult<R>> {
   const { python, availability } = await findInterpreter();
   if (!python) throw new UserError(`PyTorch peer unavailable: ${availability.why}`);
-  const reply = await askPeer(python, request);
+  const reply = server ? await server.ask(request) : await askPeer(python, request);
   if (!reply.ok) throw new UserError(`PyTorch peer failed on ${request.workload}: ${reply.line}`);
   return JSON.parse(reply.line);
 }

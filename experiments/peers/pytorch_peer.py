@@ -5,9 +5,12 @@ Reads one JSON request on stdin, writes one JSON line on stdout (see experiments
   {"workload": "train", "model": "lenet5" | [h1, h2], "device": "cpu" | "cuda", "batch": 4, "steps": 200}
   {"workload": "infer", "model": ..., "device": ..., "batch": 4, "batches": 100}
   {"workload": "matmul", "device": ..., "n": 4096, "batch": 64, "repeats": 20}
+Any request may add "threads": N (torch.set_num_threads) to run on N CPU threads. With --serve it reads
+one request per line and answers each with {"ok": true, "result": ...} or {"ok": false, "error": ...}.
 """
 
 import json
+import os
 import sys
 import time
 
@@ -140,6 +143,22 @@ def matmul(request):
     return {"gflops": 2 * batch * n * n * repeats / seconds / 1e9}
 
 
+def blas_library():
+    """The BLAS shared library this process loaded (Debian picks it with update-alternatives), after a
+    matmul has made sure it is loaded; torch's build name for it where /proc is not there."""
+    torch.randn(64, 64) @ torch.randn(64, 64)
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps
+                     if "blas" in line.lower() and "lapack" not in line.lower() and "/" in line}
+    except OSError:
+        paths = set()
+    if paths:
+        return ", ".join(sorted(os.path.realpath(path) for path in paths))
+    config = torch.__config__.show()
+    return next((part for part in config.split() if part.startswith("BLAS_INFO=")), "unknown")
+
+
 def probe(_request):
     cuda = torch.cuda.is_available()
     return {
@@ -147,17 +166,32 @@ def probe(_request):
         "device": "cuda" if cuda else "cpu",
         "deviceName": torch.cuda.get_device_name(0) if cuda else "cpu",
         "threads": torch.get_num_threads(),
+        "blas": blas_library(),
     }
 
 
 WORKLOADS = {"probe": probe, "train": train, "infer": infer, "matmul": matmul}
 
 
-def main():
-    request = json.load(sys.stdin)
+def answer(request, default_threads):
+    torch.set_num_threads(request.get("threads") or default_threads)
     if request.get("device") == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device cuda asked for, but torch.cuda.is_available() is False")
-    print(json.dumps(WORKLOADS[request["workload"]](request)), flush=True)
+    return WORKLOADS[request["workload"]](request)
+
+
+def main():
+    default_threads = torch.get_num_threads()
+    if sys.argv[1:] == ["--serve"]:
+        # One request per line, one answer per line, until stdin closes: torch is imported once.
+        for line in sys.stdin:
+            try:
+                reply = {"ok": True, "result": answer(json.loads(line), default_threads)}
+            except Exception as error:  # the caller reports it; the server goes on
+                reply = {"ok": False, "error": f"{type(error).__name__}: {error}".splitlines()[0]}
+            print(json.dumps(reply), flush=True)
+        return
+    print(json.dumps(answer(json.load(sys.stdin), default_threads)), flush=True)
 
 
 if __name__ == "__main__":

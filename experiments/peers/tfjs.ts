@@ -2,11 +2,17 @@
  * TensorFlow.js 4.22 as a peer: the same workloads as our engine (LeNet-5, MLPs, a matMul), written
  * with tfjs-core ops (no tfjs-layers), timed the way we time ours, on TF.js's webgpu or cpu backend.
  */
-import * as tf from "@tensorflow/tfjs-core";
+// TF.js is named here, not in deno.json's imports: only the bench needs it, and the offline bundle
+// (experiments/bundle.ts) carries what deno.json's imports reach and placeholders for the rest.
+// deno-lint-ignore no-import-prefix
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 // The Node entry of tfjs-core registers no gradients; the union bundle does so for the shared registry.
-import "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-cpu";
-import "@tensorflow/tfjs-backend-webgpu";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs@4.22.0";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import { UserError } from "../../engine/errors.ts";
 import { prepareWebGpuEnvironment } from "../../io/webgpu.ts";
 
@@ -15,7 +21,8 @@ tf.enableProdMode();
 
 /** "lenet5", or the hidden sizes of an MLP 784 -> h1 (ReLU) [-> h2 (ReLU)] -> 10, e.g. [300, 100]. */
 export type PeerModel = "lenet5" | number[];
-export type PeerBackend = "webgpu" | "cpu";
+/** TF.js's backends: webgpu, its plain-JS cpu, and wasm (XNNPACK kernels, SIMD where the runtime has it). */
+export type PeerBackend = "webgpu" | "cpu" | "wasm";
 export interface PeerTrainResult {
   imagesPerSecond: number;
   steps: number;
@@ -36,7 +43,41 @@ const PROFILED_BATCHES = 10;
 
 let webgpuAdapterName = "";
 
+/** The deferred-submit batch size TF.js's webgpu backend starts with (dispatches per submit). */
+export const TFJS_DEFAULT_DEFERRED_SUBMIT = 15;
+let wasmLine = "";
+
+/**
+ * tfjs-backend-wasm, loaded on first use from an inline npm specifier (the bench alone needs it). Deno
+ * has no Web Workers with shared memory for Emscripten's pthreads, so TF.js picks its single-threaded
+ * build (WASM_HAS_MULTITHREAD_SUPPORT is false); SIMD is used where the runtime has it.
+ */
+async function loadWasmBackend(): Promise<void> {
+  if (wasmLine) return;
+  // Inline, not in deno.json's imports: only the bench needs it, and commands that never run the bench
+  // must not need the package (nor the network to fetch it).
+  // deno-lint-ignore no-import-prefix
+  await import("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
+  const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
+  const threads = await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT");
+  wasmLine = `tfjs-backend-wasm 4.22.0, SIMD ${simd ? "on" : "off"}, ` +
+    (threads ? "multithreaded" : "one thread (no multithread support in this runtime)");
+}
+
+/** What TF.js's wasm backend runs with, once it has been started; "" before that. */
+export function tfjsWasmLine(): string {
+  return wasmLine;
+}
+
+/** Sets TF.js webgpu's deferred-submit batch size (dispatches recorded before a submit); others ignore it. */
+function useDeferredSubmit(backend: PeerBackend, batchSize: number | undefined): void {
+  if (backend === "webgpu") {
+    tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", batchSize ?? TFJS_DEFAULT_DEFERRED_SUBMIT);
+  }
+}
+
 async function useBackend(backend: PeerBackend): Promise<void> {
+  if (backend === "wasm") await loadWasmBackend();
   if (tf.getBackend() === backend) return;
   if (backend === "webgpu") prepareWebGpuEnvironment();
   // TF.js asks for a high-performance adapter; Deno still hands out llvmpipe (a fallback adapter) when
@@ -165,9 +206,11 @@ export async function tfjsTrain(
   backend: PeerBackend,
   batch: number,
   steps: number,
+  deferredSubmit?: number,
 ): Promise<PeerTrainResult> {
   checkCounts(batch, steps);
   await useBackend(backend);
+  useDeferredSubmit(backend, deferredSubmit);
   const network = buildNetwork(model);
   const batches = residentBatches(network, batch);
   const optimizer = tf.train.sgd(LEARNING_RATE);
@@ -213,9 +256,11 @@ export async function tfjsInfer(
   backend: PeerBackend,
   batch: number,
   batches: number,
+  deferredSubmit?: number,
 ): Promise<PeerInferResult> {
   checkCounts(batch, batches);
   await useBackend(backend);
+  useDeferredSubmit(backend, deferredSubmit);
   const network = buildNetwork(model);
   const inputs = residentBatches(network, batch);
   const predict = (index: number) => tf.tidy(() => network.forward(inputs[index % INPUT_POOL].images));
@@ -266,9 +311,11 @@ export async function tfjsMatmulGflops(
   batch: number,
   backend: PeerBackend,
   repeats: number,
+  deferredSubmit?: number,
 ): Promise<number> {
   checkCounts(n, batch, repeats);
   await useBackend(backend);
+  useDeferredSubmit(backend, deferredSubmit);
   const left = tf.randomNormal([batch, n]);
   const right = tf.randomNormal([n, n]);
   try {
