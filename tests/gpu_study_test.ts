@@ -74,10 +74,11 @@ Deno.test({
     const out = await Deno.makeTempDir({ prefix: "gpu-study-test-" });
     try {
       const started = performance.now();
-      // 8 models, 8 epochs of 2,000 images each: two minutes of training or more on two cores, where the
-      // sweep gets about one. The costliest that fit in its time start first, any that does not fit is
-      // skipped up front, and the time limit stops the queue: some finished, the rest skipped or unfinished.
-      const models = "mlp-30,mlp-60,mlp-90,mlp-100,mlp-120,mlp-150,mlp-180,mlp-200";
+      // 8 models, 8 epochs of 2,000 images each: about a minute of training on two quiet cores, where the
+      // sweep gets about one. The last, mlp-4096-2048 (11.6 M parameters), needs far more than the whole
+      // study's two minutes on any machine this test runs on, so it is skipped or stopped whatever the
+      // speed: the stop is always tested. The costliest that fit start first; some finish.
+      const models = "mlp-30,mlp-60,mlp-90,mlp-100,mlp-120,mlp-150,mlp-180,mlp-4096-2048";
       const output = await new Deno.Command(Deno.execPath(), {
         args: [
           "task",
