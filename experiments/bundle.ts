@@ -14,6 +14,7 @@
  * fails with a message that says so; the bench then reports TF.js as not available and skips its rows.
  */
 import { UserError } from "../engine/errors.ts";
+import { exists } from "../io/files.ts";
 import { parseFlags, runMain } from "./cli.ts";
 
 const USAGE = `usage: deno task bundle DIR
@@ -114,16 +115,6 @@ async function run(command: string, args: string[], options: Deno.CommandOptions
     throw new UserError(`bundle: ${command} ${args.slice(0, 3).join(" ")} failed: ${stderr}`);
   }
   return new TextDecoder().decode(output.stdout);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 async function sha256(path: string): Promise<string> {

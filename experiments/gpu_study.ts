@@ -17,6 +17,7 @@
 import { parse } from "csv-parse/sync";
 import { DatabaseSync } from "node:sqlite";
 import { UserError } from "../engine/errors.ts";
+import { exists } from "../io/files.ts";
 import { integerFlag, parseFlags, runMain } from "./cli.ts";
 import { PROTOCOL } from "./protocol.ts";
 import { storePath } from "./store.ts";
@@ -121,16 +122,6 @@ async function taskCommand(name: string): Promise<string[]> {
   const words = String(config.tasks?.[name] ?? "").split(/\s+/).filter(Boolean);
   if (words[0] !== "deno") throw new UserError(`deno.json has no task "${name}" that runs deno`);
   return [Deno.execPath(), ...words.slice(1)];
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 function hasSetsid(): boolean {

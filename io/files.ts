@@ -212,3 +212,14 @@ export async function readFileBytes(path: string): Promise<Uint8Array> {
     throw new UserError(`cannot read ${path}: ${reason}; check the path`);
   }
 }
+
+/** Whether anything (a file, a folder, a link) is at `path`; other errors than "not found" are thrown. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
