@@ -162,9 +162,11 @@ export function twoLayersBeatOne(rows: readonly ResultRow[]): Conclusion | undef
     ? "contradicted"
     : "not decided by this data";
   const aboutOne = comparisons.filter((c) => c.low <= 0.01 && 0.01 <= c.high).length;
-  const reasoning = `over ${comparisons.length} pairs the two-layer MLP is ahead by ${points(mean)} points ` +
-    `on average; ${supported} pairs favour two layers and ${contradicted} one layer beyond the interval, ` +
-    `and ${aboutOne} intervals contain the lab's 1 point; paired by ${memoryField}`;
+  const n = comparisons.length;
+  const reasoning =
+    `over ${n} pair${n === 1 ? "" : "s"} the two-layer MLP is ahead by ${points(mean)} points ` +
+    `on average; beyond the interval, ${supported} favour${supported === 1 ? "s" : ""} two layers and ` +
+    `${contradicted} one layer; ${aboutOne} of the ${n} intervals contain the lab's 1 point; paired by ${memoryField}`;
   return {
     claim: "At equal memory, two hidden layers beat one by about 1 point",
     comparisons,

@@ -65,7 +65,7 @@ Deno.test("two layers beat one: each two-layer MLP meets the one-layer MLP neare
   assert.match(conclusion.comparisons[0].pairing!, /^param_bytes 320 KiB vs 311 KiB$/);
   assert.match(
     conclusion.reasoning,
-    /ahead by 2\.00 points on average; 2 pairs favour two layers/,
+    /ahead by 2\.00 points on average; beyond the interval, 2 favour two layers/,
   );
   const worse = rows.map((r) => r.family === "mlp2" ? { ...r, test_accuracy: r.test_accuracy! - 0.05 } : r);
   assert.equal(twoLayersBeatOne(worse)!.verdict, "contradicted");
