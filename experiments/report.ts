@@ -369,9 +369,16 @@ function overlapArea(a: Box, b: Box): number {
 }
 
 function accuracyBarsSpec(points: Point[], modelOrder: string[], subtitle: string[]): TopLevelSpec {
-  const accuracies = points.flatMap((point) => point.accuracy ?? []);
-  // Bars from zero would hide differences of a tenth of a point; the axis title says where it starts.
-  const floor = Math.max(0, Math.floor(Math.min(...accuracies) * 20) / 20 - 0.05);
+  const accuracies = points.flatMap((point) =>
+    [point.accuracy, point.accuracyMin, point.accuracyMax].filter((v): v is number => v !== null)
+  );
+  // Bars from zero would hide differences of a tenth of a point: the axis spans the accuracies with a
+  // step of margin (1 point where they lie within 10 points, as after 20 epochs; else 5), and its title
+  // says where it starts.
+  const low = Math.min(...accuracies), high = Math.max(...accuracies);
+  const step = high - low < 0.1 ? 0.01 : 0.05;
+  const floor = Math.max(0, Math.floor(low / step) * step - step);
+  const ceiling = Math.min(1, Math.ceil(high / step) * step + step);
   return {
     title: { text: "Test accuracy per model, CPU and WebGPU paths", subtitle },
     data: { values: points.filter((point) => point.accuracy !== null) },
@@ -387,7 +394,7 @@ function accuracyBarsSpec(points: Point[], modelOrder: string[], subtitle: strin
             y: {
               field: "accuracy",
               type: "quantitative",
-              scale: { domain: [floor, 1] },
+              scale: { domain: [floor, ceiling] },
               axis: { ...ACCURACY_AXIS, title: `Test accuracy (axis starts at ${Math.round(floor * 100)}%)` },
             },
             color: { field: "family", type: "nominal", title: "Model family", scale: FAMILY_SCALE },
