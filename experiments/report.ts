@@ -766,8 +766,16 @@ export function markdownTable(rows: readonly ResultRow[]): string {
     "ms/batch gpu (p10-p90) | op KiB | param KiB | training min | status |",
     "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
+  // Models never built (skipped rows carry no parameter count) come last, by family and layer widths.
+  const widths = new Map(
+    rows.map((row) => [row.model, [row.family, row.hidden1 ?? 0, row.hidden2 ?? 0]] as const),
+  );
+  const byWidths = (a: string, b: string) => {
+    const [familyA, a1, a2] = widths.get(a)!, [familyB, b1, b2] = widths.get(b)!;
+    return familyA.localeCompare(familyB) || a1 - b1 || a2 - b2;
+  };
   const models = [...statuses.keys()].sort((a, b) =>
-    (parameters.get(a) ?? Infinity) - (parameters.get(b) ?? Infinity) || a.localeCompare(b)
+    (parameters.get(a) ?? Infinity) - (parameters.get(b) ?? Infinity) || byWidths(a, b) || a.localeCompare(b)
   );
   for (const model of models) {
     const { cpu, webgpu } = summaries.get(model) ?? {};
