@@ -177,9 +177,7 @@ function scatterSpec(path: string, pathPoints: Point[], xField: ScatterX, subtit
   const xs = plotted.flatMap((point) =>
     [point.x, point.low, point.high, point.ring].filter((v) => v !== null)
   );
-  const ys = plotted.flatMap((point) =>
-    [point.y, point.accuracyMin, point.accuracyMax].filter((v): v is number => v !== null)
-  );
+  const ys = accuracyValues(plotted);
   const yPad = Math.max((Math.max(...ys) - Math.min(...ys)) * 0.06, 0.002);
   // Fixed domains let the labels be placed here, in pixels, before Vega draws them.
   const xDomain: [number, number] = [Math.min(...xs) / 1.5, Math.max(...xs) * 1.5];
@@ -368,10 +366,15 @@ function overlapArea(a: Box, b: Box): number {
   return width > 0 && height > 0 ? width * height : 0;
 }
 
-function accuracyBarsSpec(points: Point[], modelOrder: string[], subtitle: string[]): TopLevelSpec {
-  const accuracies = points.flatMap((point) =>
+/** Every accuracy a figure draws: each point's mean and the ends of its seed bar. */
+function accuracyValues(points: readonly Point[]): number[] {
+  return points.flatMap((point) =>
     [point.accuracy, point.accuracyMin, point.accuracyMax].filter((v): v is number => v !== null)
   );
+}
+
+function accuracyBarsSpec(points: Point[], modelOrder: string[], subtitle: string[]): TopLevelSpec {
+  const accuracies = accuracyValues(points);
   // Bars from zero would hide differences of a tenth of a point: the axis spans the accuracies with a
   // step of margin (1 point where they lie within 10 points, as after 20 epochs; else 5), and its title
   // says where it starts.
