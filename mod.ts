@@ -92,7 +92,7 @@ export {
   type LabelledImages,
   type PixelStats,
 } from "./models/dataset.ts";
-export { evaluate, type PassResult, type Progress, trainEpoch } from "./models/training.ts";
+export { evaluate, type PassResult, type Progress, trainEpoch } from "./models/epoch.ts";
 export { predict, type Prediction } from "./models/predict.ts";
 export {
   DivergedError,

@@ -12,18 +12,18 @@
 import type { Constants } from "./backend.ts";
 import { CONV_TILE, DENSE_TILE as TILE, DENSE_WIDE as WIDE, REDUCE_THREADS } from "./constants.ts";
 import type { Twin } from "./cpu/twin.ts";
-import * as activation from "./cpu/activation.ts";
-import * as conv2d from "./cpu/conv2d.ts";
-import * as conv2dFlat from "./cpu/conv2d_flat.ts";
-import * as data from "./cpu/data.ts";
-import * as dense from "./cpu/dense.ts";
-import * as denseReduce from "./cpu/dense_reduce.ts";
-import * as loss from "./cpu/loss.ts";
-import * as maxpool2d from "./cpu/maxpool2d.ts";
+import * as activation from "../kernels/activation/activation.ts";
+import * as conv2d from "../kernels/conv2d/conv2d.ts";
+import * as conv2dFlat from "../kernels/conv2d/conv2d_flat.ts";
+import * as data from "../kernels/gather/gather.ts";
+import * as dense from "../kernels/dense/dense.ts";
+import * as denseReduce from "../kernels/dense/dense_reduce.ts";
+import * as loss from "../kernels/loss/loss.ts";
+import * as maxpool2d from "../kernels/pool/maxpool2d.ts";
 
 /** One kernel's contract: shader, entry point, twin, op, grid, workgroup geometry, defaults. */
 export interface Kernel {
-  /** File in shaders/. */
+  /** Its WGSL file, by name (kernels/FAMILY/NAME.wgsl). */
   readonly shader: string;
   /** WGSL entry point, and the twin's function name. */
   readonly entry: string;
@@ -109,7 +109,7 @@ export type KernelName =
 
 /** Every kernel the engine dispatches, by entry point. */
 export const kernels: Readonly<Record<KernelName, Kernel>> = {
-  gather_batch: entry("data.wgsl", "gather_batch", data, {
+  gather_batch: entry("gather.wgsl", "gather_batch", data, {
     op: "gather_batch",
     grid: (c) => [c.C * (c.ROWS + 2 * c.PAD) * (c.COLS + 2 * c.PAD), c.B, 1],
     workgroup: WG64,

@@ -9,7 +9,7 @@
  * model is never slower than the fixed one by more than the timing noise.
  *
  * The cache is an interface (get/set of JSON-able records): the engine touches no files; the CLIs
- * give it a file in the user's cache folder (experiments/tuning_cache.ts).
+ * give it a file in the user's cache folder (io/tuning_cache.ts).
  */
 import type { Backend, Bindings, Constants, Dispatch } from "./backend.ts";
 import { type Kernel, variantsOf } from "./kernels.ts";

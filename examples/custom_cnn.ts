@@ -14,7 +14,7 @@ import {
   relu,
   trainModel,
 } from "../mod.ts";
-import { loadMnist, parseSchedule, pixelMeanStd, PROTOCOL } from "../study.ts";
+import { loadMnist, parseSchedule, pixelMeanStd, PROTOCOL } from "../lab/mod.ts";
 import { prepareWebGpuEnvironment, saveCheckpoint } from "../io/mod.ts";
 
 const { values: flags } = parseArgs({

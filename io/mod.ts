@@ -11,6 +11,6 @@
  */
 // The library's types, which these signatures use.
 export type * from "../mod.ts";
-export { loadCheckpoint, loadSafetensors, saveCheckpoint, saveSafetensors } from "./checkpoint.ts";
+export { loadCheckpoint, loadSafetensors, saveCheckpoint, saveSafetensors } from "./checkpoint_file.ts";
 export { ensureWritableDir, readFileBytes, writeFileAtomic } from "./files.ts";
 export { prepareWebGpuEnvironment } from "./webgpu.ts";

@@ -1,6 +1,6 @@
 /**
  * Checkpoints as safetensors bytes, with the names, shapes and layouts of PyTorch's state_dict.
- * Files are the Deno side's business (io/checkpoint.ts); here a checkpoint is a Uint8Array.
+ * Files are the Deno side's business (io/checkpoint_file.ts); here a checkpoint is a Uint8Array.
  */
 import { UserError } from "../engine/errors.ts";
 import {

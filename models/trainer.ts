@@ -2,13 +2,13 @@
  * Training over epochs as one function (the lab's protocol is one use of it): a reshuffle per epoch
  * from the seed's shuffling stream, the learning rate of each epoch from a schedule, a test after each
  * epoch, callbacks for progress and for saving what a resume needs, and a stop with a clear message
- * when the loss stops being a number. experiments/trainer.ts adds the terminal's progress line.
+ * when the loss stops being a number. lab/trainer.ts adds the terminal's progress line.
  */
 import { UserError } from "../engine/errors.ts";
 import { Random } from "../engine/random.ts";
 import type { DeviceDataSet } from "./dataset.ts";
 import type { CompiledModel } from "./model.ts";
-import { evaluate, type PassResult, trainEpoch } from "./training.ts";
+import { evaluate, type PassResult, trainEpoch } from "./epoch.ts";
 
 /** From epoch `fromEpoch` on (until the next entry), the learning rate is `rate`. */
 export interface ScheduleEntry {

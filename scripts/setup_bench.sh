@@ -36,5 +36,5 @@ if [ -n "$arch_blas" ]; then
       ;;
   esac
 fi
-# Fetch TF.js's wasm backend (imported inline by experiments/peers/tfjs.ts) before anything is timed.
-deno cache --quiet experiments/bench.ts
+# Fetch TF.js's wasm backend (imported inline by lab/peers/tfjs.ts) before anything is timed.
+deno cache --quiet cli/bench.ts

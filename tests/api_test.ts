@@ -80,7 +80,7 @@ Deno.test("mod.ts loads and trains from an http URL: the engine reads no file an
   }
 });
 
-for (const module of ["mod.ts", "study.ts", "io/mod.ts"]) {
+for (const module of ["mod.ts", "lab/mod.ts", "io/mod.ts"]) {
   Deno.test(`deno doc --lint ${module}: no problem; deno check --doc: its example type-checks`, async () => {
     const linted = await deno(["doc", "--lint", module]);
     assert.equal(linted.code, 0, linted.out);

@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { CpuBackend } from "../engine/cpu/backend.ts";
 import { UserError } from "../engine/errors.ts";
 import { encodeSafetensors } from "../engine/safetensors.ts";
-import { saveSafetensors } from "../io/checkpoint.ts";
+import { saveSafetensors } from "../io/checkpoint_file.ts";
 import { checkOutputFile, writeFileAtomic } from "../io/files.ts";
-import { FLAG_RANGES, integerFlag, numberFlag } from "../experiments/cli.ts";
-import { readIdx } from "../experiments/data.ts";
+import { FLAG_RANGES, integerFlag, numberFlag } from "../io/command.ts";
+import { readIdx } from "../lab/mnist.ts";
 import { CompiledModel } from "../models/model.ts";
 import { modelByName } from "../models/zoo.ts";
 import { gpuBackend, REPO_ROOT, taskArgs } from "./helpers.ts";
@@ -183,9 +183,9 @@ for (
 
 Deno.test("2. every numeric flag the CLIs parse has its range in the one table", async () => {
   const used = new Set<string>();
-  for await (const entry of Deno.readDir(new URL("../experiments/", import.meta.url))) {
+  for await (const entry of Deno.readDir(new URL("../cli/", import.meta.url))) {
     if (!entry.name.endsWith(".ts")) continue;
-    const source = await Deno.readTextFile(new URL(`../experiments/${entry.name}`, import.meta.url));
+    const source = await Deno.readTextFile(new URL(`../cli/${entry.name}`, import.meta.url));
     for (
       const match of source.matchAll(
         /(?:integerFlag|numberFlag|positiveNumberFlag|checkRange)\(\s*"([a-z-]+)"/g,

@@ -1,6 +1,6 @@
 /** The README's CNN of one's own: the README quotes examples/custom_cnn.ts as it is, and it runs. */
 import assert from "node:assert/strict";
-import { loadSafetensors } from "../io/checkpoint.ts";
+import { loadSafetensors } from "../io/checkpoint_file.ts";
 import { REPO_ROOT } from "./helpers.ts";
 
 const EXAMPLE = "examples/custom_cnn.ts";

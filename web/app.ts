@@ -19,7 +19,7 @@ import {
   Random,
   SHUFFLE_STREAM,
 } from "../mod.ts";
-import { parseSchedule, PROTOCOL } from "../experiments/protocol.ts";
+import { parseSchedule, PROTOCOL } from "../lab/protocol.ts";
 import type { Lab, RunConfig, RunResult } from "./lab.ts";
 
 /** What the server says about the data it serves. */

@@ -18,12 +18,12 @@ export interface EntryReflection {
 const sources = new Map<string, string>();
 const reflections = new Map<string, EntryReflection>();
 
-/** A shader's WGSL, with shaders/common.wgsl (helpers every kernel shares) in front of it. */
+/** A shader's WGSL, with kernels/common.wgsl (helpers every kernel shares) in front of it. */
 export function shaderSource(file: string): string {
   let source = sources.get(file);
   if (source === undefined) {
     const own = WGSL[file];
-    if (own === undefined) throw new Error(`no shader ${file} in shaders/ (run deno task shaders)`);
+    if (own === undefined) throw new Error(`no shader ${file} in kernels/ (run deno task shaders)`);
     source = `${WGSL["common.wgsl"]}\n${own}`;
     sources.set(file, source);
   }

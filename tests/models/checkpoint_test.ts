@@ -1,0 +1,61 @@
+/** Checkpoints: saved by train --save, read back by --weights, and by PyTorch where it is installed. */
+import assert from "node:assert/strict";
+import { loadSafetensors } from "../../io/checkpoint_file.ts";
+import { loadMnist } from "../../lab/mnist.ts";
+import { pytorchAvailable, pytorchEvaluateCheckpoint } from "../../lab/peers/pytorch.ts";
+import { runCli } from "../helpers.ts";
+
+const TRAIN = new URL("../../cli/train.ts", import.meta.url).pathname;
+const SHORT = ["--epochs", "1", "--train-limit", "2000", "--test-limit", "1000", "--json"];
+
+function lastJson(stdout: string) {
+  return JSON.parse(stdout.trim().split("\n").at(-1)!);
+}
+
+for (const model of ["mlp-300-100", "lenet5"]) {
+  Deno.test(`${model}: a checkpoint has PyTorch's names and shapes and reproduces its accuracy`, async () => {
+    const dir = await Deno.makeTempDir();
+    const path = `${dir}/${model}.safetensors`;
+    const trained = await runCli(TRAIN, [model, ...SHORT, "--save", path]);
+    assert.equal(trained.code, 0, trained.stderr);
+    const ours = lastJson(trained.stdout);
+    const { tensors, metadata } = await loadSafetensors(path);
+    const expected = model === "lenet5"
+      ? {
+        "conv1.weight": [6, 1, 5, 5],
+        "conv2.weight": [16, 6, 5, 5],
+        "fc1.weight": [120, 400],
+        "fc3.bias": [10],
+      }
+      : { "fc1.weight": [300, 784], "fc2.weight": [100, 300], "fc3.weight": [10, 100], "fc3.bias": [10] };
+    for (const [name, shape] of Object.entries(expected)) {
+      assert.deepEqual(tensors.get(name)?.shape, shape, name);
+    }
+    assert.equal(tensors.size, model === "lenet5" ? 10 : 6);
+    assert.equal(metadata.model, model);
+    assert.equal(Number(metadata.testAccuracy), ours.testAccuracy);
+
+    const reloaded = await runCli(TRAIN, [model, ...SHORT.slice(2), "--epochs", "0", "--weights", path]);
+    assert.equal(reloaded.code, 0, reloaded.stderr);
+    assert.equal(lastJson(reloaded.stdout).testAccuracy, ours.testAccuracy);
+    await Deno.remove(dir, { recursive: true });
+  });
+}
+
+Deno.test("PyTorch loads a checkpoint with strict=True and gets our test accuracy", async (t) => {
+  const torch = await pytorchAvailable();
+  if (!torch.ok) {
+    console.warn(`skipped: ${torch.why} (Debian: apt-get install python3-torch)`);
+    return void t.step({ name: `skipped: ${torch.why}`, ignore: true, fn: () => {} });
+  }
+  const dir = await Deno.makeTempDir();
+  for (const model of ["mlp-300-100", "lenet5"]) {
+    const path = `${dir}/${model}.safetensors`;
+    const trained = await runCli(TRAIN, [model, ...SHORT, "--save", path]);
+    assert.equal(trained.code, 0, trained.stderr);
+    const ours = lastJson(trained.stdout).testAccuracy;
+    const theirs = await pytorchEvaluateCheckpoint(path, model, (await loadMnist()).source, 1000);
+    assert.equal(theirs.testAccuracy, ours, `${model}: PyTorch ${theirs.testAccuracy}, ours ${ours}`);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
