@@ -79,7 +79,8 @@ export interface KernelChoice {
 interface Slot {
   readonly choice: KernelChoice;
   readonly key: string;
-  readonly candidates: readonly Dispatch[];
+  /** Every variant bound until `tune` settles the slot; then the chosen dispatch alone. */
+  candidates: readonly Dispatch[];
   chosen: Dispatch;
 }
 
@@ -134,11 +135,18 @@ export class KernelChooser {
     return this.#slots.map((slot) => slot.choice);
   }
 
+  /** Dispatches the chooser holds: every candidate of a slot until `tune`, then the one it runs. */
+  get heldDispatches(): number {
+    return this.#slots.reduce((sum, slot) => sum + slot.candidates.length, 0);
+  }
+
   /**
    * Times the candidates of every slot not yet chosen and keeps the fastest, within `budgetMs` of
    * wall time (a slot started may overrun it by two runs of its candidates). Runs the kernels:
    * call it before training (the model zeroes its learning rate for it, so that the weight kernels'
-   * SGD steps change nothing). Returns, per replaced dispatch, its replacement.
+   * SGD steps change nothing). Returns, per replaced dispatch, its replacement. Settles every slot:
+   * each keeps only the dispatch it runs (a slot over budget, the default), so that a tuned model
+   * holds no more than a fixed one (the losers' bind groups go with them) and is not tuned twice.
    */
   async tune(options: TuningOptions = {}): Promise<Map<Dispatch, Dispatch>> {
     const repeats = options.repeats ?? 5, rounds = options.rounds ?? 5, budget = options.budgetMs ?? 20_000;
@@ -146,7 +154,7 @@ export class KernelChooser {
     const replaced = new Map<Dispatch, Dispatch>();
     const measured = new Map<string, TuningRecord>();
     for (const slot of this.#slots) {
-      if (slot.choice.record) continue;
+      if (slot.choice.record || slot.candidates.length < 2) continue;
       let record = measured.get(slot.key);
       if (!record) {
         if (performance.now() - start >= budget) {
@@ -170,6 +178,7 @@ export class KernelChooser {
       if (winner !== slot.chosen) replaced.set(slot.chosen, winner);
       slot.chosen = winner;
     }
+    for (const slot of this.#slots) slot.candidates = [slot.chosen];
     return replaced;
   }
 

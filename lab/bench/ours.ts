@@ -6,7 +6,8 @@ import { Random } from "../../engine/random.ts";
 import { type ByteImageSet, DeviceDataSet } from "../../models/dataset.ts";
 import { Dense } from "../../models/layers/dense.ts";
 import type { CompiledModel, ModelSpec } from "../../models/model.ts";
-import { trainEpoch } from "../../models/epoch.ts";
+import { type PassResult, trainEpoch } from "../../models/epoch.ts";
+import { secondsPerTrainingStep } from "../../models/trainer.ts";
 import { measureInference, TIMED_BATCH_POSITIONS } from "../measure.ts";
 import { dispatchesPerStep, type StudyData } from "../session.ts";
 import {
@@ -19,7 +20,6 @@ import {
   type Plan,
   SEED,
   stepsForPass,
-  timed,
   type TrainingRow,
 } from "./rows.ts";
 
@@ -40,36 +40,21 @@ export function prefixDataSet(backend: Backend, data: StudyData, which: "train" 
   return new DeviceDataSet(backend, `bench.${which}`, prefix, data.stats);
 }
 
-export function releaseDataSet(set: DeviceDataSet): void {
-  for (const tensor of [set.images, set.labels, set.order]) set.backend.release(tensor);
+/** One model of a training cell: its kernel mode, the compiled model and its timed passes. */
+interface Contender {
+  readonly kernels: KernelMode;
+  readonly model: CompiledModel;
+  readonly passes: PassResult[];
 }
 
 /**
- * Seconds per training step, from ever longer runs (doubling) until one takes a quarter of a pass;
- * `first` is an already timed one-step run. Steps past the end of `set` train on padding (zero
- * gradients): the same arithmetic, so the same time.
- */
-export async function calibrateStep(model: CompiledModel, set: DeviceDataSet, plan: Plan, first?: number) {
-  const step = model.trainStep(set.gatherFor(model));
-  if (first === undefined) {
-    // The first steps after compilation run slower on llvmpipe: one more, untimed, settles it.
-    model.backend.run(step);
-    await model.backend.finish();
-  }
-  let steps = 1, seconds = first;
-  while (seconds === undefined || (seconds < plan.passSeconds / 4 && steps < plan.maxSteps)) {
-    if (seconds !== undefined) steps *= 2;
-    ({ seconds } = await timed(async () => {
-      model.backend.run(step, steps);
-      await model.backend.finish();
-    }));
-  }
-  return seconds / steps;
-}
-
-/**
- * Training throughput with trainEpoch on a prefix of MNIST, after a one-step warm-up epoch that builds
- * every pipeline, so no timed pass includes compilation.
+ * Training throughput with trainEpoch on a prefix of MNIST, one row per kernel mode in `modes`, all
+ * measured alike so that their ratio is the kernels' own: every model is compiled first (a tuned one
+ * tuned: its tuning is not timed), the step count is calibrated once (secondsPerTrainingStep, on the
+ * last mode's model: today's kernels when "fixed" is among them) and shared, each model runs one
+ * untimed pass of the same set (the gather for its size is a new pipeline), and the timed passes
+ * alternate between the models, in turn forwards and backwards (A B, B A, A B...), so that neither
+ * is always the first to run after a pause or always the second.
  */
 export async function oursTraining(
   backend: Backend,
@@ -77,42 +62,55 @@ export async function oursTraining(
   batch: number,
   data: StudyData,
   plan: Plan,
-  kernels: KernelMode = "fixed",
-): Promise<Partial<TrainingRow>> {
-  const model = await compileModel(backend, spec, batch, SEED, kernels);
-  const onCpu = backend.kind === "cpu";
-  let set = prefixDataSet(backend, data, "train", batch);
-  const warmUp = await trainEpoch(model, set, LEARNING_RATE, new Random(SEED).permutation(set.count));
-  // On the CPU nothing is compiled, so the one-step warm-up already times a step fairly.
-  const steps = Math.min(
-    plan.fixedSteps ??
-      stepsForPass(await calibrateStep(model, set, plan, onCpu ? warmUp.seconds : undefined), plan),
-    Math.floor(data.trainCount / batch),
-  );
-  // ...and with one step per pass it is a timed pass of the very same set: a costly step is not run twice.
-  const passes = steps === 1 && onCpu ? [warmUp] : [];
-  if (steps > 1) {
-    releaseDataSet(set);
-    set = prefixDataSet(backend, data, "train", steps * batch);
-    backend.run([set.gatherFor(model)]); // builds the gather pipeline for this set's size
-    await backend.finish();
+  modes: readonly KernelMode[] = ["fixed"],
+): Promise<Partial<TrainingRow>[]> {
+  const contenders: Contender[] = [];
+  for (const kernels of modes) {
+    contenders.push({ kernels, model: await compileModel(backend, spec, batch, SEED, kernels), passes: [] });
   }
-  const order = new Random(SEED).permutation(set.count);
-  while (passes.length < plan.repeats) passes.push(await trainEpoch(model, set, LEARNING_RATE, order));
-  releaseDataSet(set);
-  for (const pass of passes) {
-    if (!Number.isFinite(pass.loss)) throw new Error(`training diverged: loss ${pass.loss}`);
+  const reference = contenders[contenders.length - 1].model;
+  const mostSteps = Math.floor(data.trainCount / batch);
+  let steps = Math.min(plan.fixedSteps ?? plan.maxSteps, mostSteps);
+  if (plan.fixedSteps === undefined) {
+    // Steps past a set's end would gather nothing: the set holds as many steps as calibration may take.
+    const calibration = prefixDataSet(backend, data, "train", steps * batch);
+    try {
+      steps = Math.min(
+        stepsForPass(
+          await secondsPerTrainingStep(reference, calibration, LEARNING_RATE, plan.passSeconds / 2),
+          plan,
+        ),
+        mostSteps,
+      );
+    } finally {
+      calibration.release();
+    }
   }
-  const samples = passes.map((pass) => pass.samples / pass.seconds);
-  return {
-    imagesPerSecond: median(samples),
-    samples,
-    steps: passes[0].steps,
-    secondsPerStep: median(passes.map((pass) => pass.seconds / pass.steps)),
-    submitsPerStep: median(passes.map((pass) => pass.submits / pass.steps)),
-    dispatchesPerStep: dispatchesPerStep(model),
-    ...(kernels === "tuned" ? { kernelChoices: describeChoices(model.kernelChoices) } : {}),
-  };
+  const set = prefixDataSet(backend, data, "train", steps * batch);
+  try {
+    const order = new Random(SEED).permutation(set.count);
+    for (const { model } of contenders) await trainEpoch(model, set, LEARNING_RATE, order);
+    for (let repeat = 0; repeat < plan.repeats; repeat++) {
+      const turn = repeat % 2 === 0 ? contenders : [...contenders].reverse();
+      for (const { model, passes } of turn) passes.push(await trainEpoch(model, set, LEARNING_RATE, order));
+    }
+  } finally {
+    set.release();
+  }
+  return contenders.map(({ kernels, model, passes }) => {
+    for (const pass of passes) {
+      if (!Number.isFinite(pass.loss)) throw new Error(`training diverged: loss ${pass.loss}`);
+    }
+    return {
+      imagesPerSecond: median(passes.map((pass) => pass.samples / pass.seconds)),
+      samples: passes.map((pass) => pass.samples / pass.seconds),
+      steps,
+      secondsPerStep: median(passes.map((pass) => pass.seconds / pass.steps)),
+      submitsPerStep: median(passes.map((pass) => pass.submits / pass.steps)),
+      dispatchesPerStep: dispatchesPerStep(model),
+      ...(kernels === "tuned" ? { kernelChoices: describeChoices(model.kernelChoices) } : {}),
+    };
+  });
 }
 
 /** measureInference, repeated; each figure is the median over repeats of each repeat's own median. */
@@ -132,7 +130,7 @@ export async function oursInference(
   for (let r = 0; r < plan.repeats; r++) {
     timings.push(await measureInference(model, set, { batches, warmup: 2 }));
   }
-  releaseDataSet(set);
+  set.release();
   const streamed = timings.map((t) => t.streamed.median);
   const latency = timings.map((t) => t.latency.median);
   return {

@@ -121,6 +121,26 @@ Deno.test("tuner: fixed binds the default alone; a spent budget keeps the defaul
   assert.equal(cache.records.size, 0);
 });
 
+Deno.test("tuner: once tuned, each slot holds only the dispatch it runs (the losers are dropped)", async () => {
+  const c = { B: 4, IN: 8, OUT: 6, OUT_TOTAL: 6 };
+  const candidates = variantsOf("dense_forward", c).length;
+  assert.ok(candidates > 1, "dense_forward has variants at this shape");
+  for (const [what, options] of [["measured", {}], ["over budget", { budgetMs: 0 }]] as const) {
+    const backend = new ScriptedBackend({ dense_forward_vec4: 1, dense_forward_reduce: 0.5 });
+    const chooser = new KernelChooser(backend, "tuned", new MemoryTuningCache());
+    chooser.dispatch("fc1 forward", kernels.dense_forward_vec4, layerBindings(backend, c), c);
+    chooser.dispatch("fc2 forward", kernels.dense_forward_vec4, layerBindings(backend, c), c);
+    assert.equal(chooser.heldDispatches, 2 * candidates, `${what}: every variant bound until tuned`);
+    await chooser.tune(options);
+    assert.equal(chooser.heldDispatches, 2, `${what}: one dispatch per slot after tune`);
+    assert.deepEqual(chooser.choices.map((choice) => choice.source), [what, what]);
+    // Settled: a second tune times nothing and changes nothing.
+    const timed = backend.timed;
+    assert.equal((await chooser.tune()).size, 0);
+    assert.equal(backend.timed, timed, `${what}: a settled slot is not timed again`);
+  }
+});
+
 Deno.test("CompiledModel.tune swaps in the chosen variants; the tuned step computes the same", async () => {
   const backend = new ScriptedBackend({ dense_forward_reduce: 0.01, dense_backward_weight_flat: 0.01 });
   const model = new CompiledModel(backend, mlp([12]), 3, 0, { kernels: "tuned" });
