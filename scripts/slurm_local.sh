@@ -6,6 +6,7 @@
 #                                              default), starts munged, slurmctld and slurmd, waits until
 #                                              the node is idle, and prints SLURM_CONF=DIR/slurm.conf last
 #   bash scripts/slurm_local.sh stop DIR      stops those three daemons by the pids they wrote, removes DIR
+#   bash scripts/slurm_local.sh install       only installs what is missing (CI, before the tests)
 # Configuration, state, sockets and logs all live in DIR: nothing in /etc, no system service touched.
 # Every Slurm command needs SLURM_CONF=DIR/slurm.conf in its environment to find this cluster.
 set -euo pipefail
@@ -29,14 +30,18 @@ stop() {
   rm -rf "$dir"
 }
 
-start() {
-  local dir=${1:-}
+install() {
   if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null ||
     ! command -v munged >/dev/null; then
     echo "slurm_local: installing slurmctld, slurmd, slurm-client and munge with apt" >&2
     as_root apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq slurmctld slurmd slurm-client munge >/dev/null
   fi
+}
+
+start() {
+  local dir=${1:-}
+  install
   [ "$(id -u)" = 0 ] || fail "the daemons run as root here (slurmd starts jobs as their user): run as root"
   if [ -z "$dir" ]; then dir=$(mktemp -d "${TMPDIR:-/tmp}/slurm-local-XXXXXX"); else mkdir -p "$dir"; fi
   dir=$(cd "$dir" && pwd)
@@ -110,10 +115,11 @@ EOF
 }
 
 case "${1:-}" in
+install) install ;;
 start) start "${2:-}" ;;
 stop)
   [ -n "${2:-}" ] || fail "usage: bash $0 stop DIR (the folder start printed)"
   stop "$2"
   ;;
-*) fail "usage: bash $0 start [DIR] | stop DIR" ;;
+*) fail "usage: bash $0 install | start [DIR] | stop DIR" ;;
 esac
