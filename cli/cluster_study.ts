@@ -14,6 +14,7 @@ import {
   mergeScript,
   missingRows,
   parseSeedList,
+  releaseClaims,
   slurmMinutes,
   studyFiles,
   submitStudy,
@@ -38,6 +39,8 @@ const USAGE = `usage: deno task cluster-study --shards N [--seeds 0] [--models L
   --bundle DIR   nodes without network: run each task from the offline bundle (deno task bundle DIR)
   --no-submit    write the scripts and print the sbatch lines, submit nothing
   --wait         after submitting, wait for the merge and say how it ended
+  --release-claims PART.csv  what each array task runs first: forgets the claims a killed run of its
+                 shard left in its part's store (on another node the store cannot see they are dead)
   --merge OUT    what the merge job runs: report --merge of the parts into OUT/results.csv and
                  OUT/figures, then the rows still missing, by shard (exit 1 if any)
   sweep flags passed to every shard: --epochs ${PROTOCOL.epochs} --batch-size --lr-schedule --train-limit
@@ -77,6 +80,7 @@ const FLAGS = {
   "no-submit": { type: "boolean" },
   wait: { type: "boolean" },
   merge: { type: "string" },
+  "release-claims": { type: "string" },
   quick: { type: "boolean" },
   epochs: { type: "string" },
   "batch-size": { type: "string" },
@@ -275,6 +279,17 @@ async function merge(out: string): Promise<void> {
 async function main(): Promise<void> {
   const { values: flags } = parseFlags(Deno.args, FLAGS);
   if (flags.merge !== undefined) return await merge(userPath(flags.merge));
+  if (flags["release-claims"] !== undefined) {
+    const part = userPath(flags["release-claims"]);
+    if (!await exists(storePath(part))) {
+      throw new UserError(`${part} has no results store: nothing to release`);
+    }
+    const released = releaseClaims(part);
+    if (released > 0) {
+      console.log(`cluster-study: released ${released} claims of an earlier run of this shard`);
+    }
+    return;
+  }
   const plan = planFromArgs(Deno.args);
   if (!plan) return console.log(USAGE);
   await writeStudy(plan);

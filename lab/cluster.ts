@@ -8,8 +8,10 @@
  * shard i + 1. The shard of a model and seed is the sweep's own rule (planTasks in cli/sweep.ts): the
  * list models x seeds in order, every N-th item from the (K-1)-th.
  */
+import { DatabaseSync } from "node:sqlite";
 import { UserError } from "../engine/errors.ts";
 import { type ExecutionPath, isFinalStatus, type ResultRow } from "./results.ts";
+import { storePath } from "./store.ts";
 
 /** Everything the two job scripts need, with every path absolute (the jobs run on other machines). */
 export interface ClusterPlan {
@@ -201,6 +203,12 @@ export function arrayScript(plan: ClusterPlan): string {
     'echo "== shard $shard/$shards (array task $SLURM_ARRAY_TASK_ID of job ${SLURM_ARRAY_JOB_ID:-?})' +
     ' on $(hostname), run $((${SLURM_RESTART_COUNT:-0} + 1)), $(date -u +%FT%TZ)"',
     ...taskRunner(plan),
+    "# A rerun may land on another node, where the store cannot tell that the killed run's claims on its",
+    "# models are dead (it checks pids on its own host only): this task is the part's one writer, so it",
+    "# forgets them. (Do not run one shard twice at once.)",
+    'if [ -e "$out/parts/shard-$shard.sqlite" ]; then',
+    '  run_task cluster-study --release-claims "$out/parts/shard-$shard.csv"',
+    "fi",
     ...(plan.time
       ? [
         `# --time-limit-minutes: the sweep stops after a finished epoch before Slurm's limit of ${plan.time}.`,
@@ -238,6 +246,21 @@ export function mergeScript(plan: ClusterPlan): string {
     `run_task cluster-study --merge ${shellQuote(plan.out)}`,
     "",
   ].join("\n");
+}
+
+/**
+ * Forgets every claim in the results store of `csv` (a shard's part) and returns how many there were.
+ * A part has one writer, its array task, so a claim found when the task starts is a killed run's.
+ */
+export function releaseClaims(csv: string): number {
+  const db = new DatabaseSync(storePath(csv));
+  try {
+    db.exec("PRAGMA busy_timeout = 60000");
+    const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'claims'").get();
+    return table ? Number(db.prepare("DELETE FROM claims").run().changes) : 0;
+  } finally {
+    db.close();
+  }
 }
 
 /** What a command printed and how it ended. */

@@ -15,6 +15,7 @@ import {
   missingRows,
   parseJobId,
   parseSeedList,
+  releaseClaims,
   runCommand,
   shardTasks,
   slurmMinutes,
@@ -24,6 +25,8 @@ import {
   waitForJob,
 } from "../../lab/cluster.ts";
 import { readResults, resultKey, type ResultRow } from "../../lab/results.ts";
+import { ResultStore, storePath } from "../../lab/store.ts";
+import { DatabaseSync } from "node:sqlite";
 import { taskArgs } from "../helpers.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -100,6 +103,22 @@ Deno.test("the array script: task i runs shard i+1/N into its own part, requeue-
     assert.equal(value("--time-limit-minutes"), "612");
     assert.equal(value("--out"), `/shared/study/parts/shard-${shard[0]}.csv`);
   }
+  // A rerun first forgets the claims its killed predecessor left in the part's store (on any node).
+  const out = await Deno.makeTempDir({ prefix: "cluster-rerun-" });
+  try {
+    await Deno.mkdir(`${out}/parts`);
+    await Deno.writeTextFile(`${out}/parts/shard-2.sqlite`, "");
+    const args = await runScript(arrayScript({ ...PLAN, out }), { SLURM_ARRAY_TASK_ID: "1" });
+    assert.deepEqual(args.slice(0, 4), [
+      "task",
+      "cluster-study",
+      "--release-claims",
+      `${out}/parts/shard-2.csv`,
+    ]);
+    assert.deepEqual(args.slice(4, 8), ["task", "sweep", "--shard", "2/3"]);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
   const bare = arrayScript(PLAN);
   assert.ok(!/--gres|--partition|--time|time-limit-minutes/.test(bare), "resources nobody asked for");
   // Outside an array the script refuses in one line instead of running shard 1 by mistake.
@@ -151,6 +170,28 @@ Deno.test("submission: the array first, then the merge after every task of it; j
   const refusing: CommandRunner = () =>
     Promise.resolve({ code: 1, stdout: "", stderr: "sbatch: error: invalid partition specified: gpu\n" });
   await assert.rejects(submitStudy(PLAN, refusing), /invalid partition specified: gpu/);
+});
+
+Deno.test("a killed run's claim from another node is released, so the rerun trains the model", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cluster-claims-" });
+  try {
+    const csv = `${dir}/shard-1.csv`;
+    const store = ResultStore.open(csv);
+    try {
+      const db = new DatabaseSync(storePath(csv));
+      db.prepare("INSERT INTO claims (model, seed, host, pid) VALUES ('mlp-16', 0, 'node-that-died', 4242)")
+        .run();
+      db.close();
+      assert.equal(store.claim("mlp-16", 0), "node-that-died:4242", "the store keeps another host's claim");
+      assert.equal(releaseClaims(csv), 1);
+      assert.equal(store.claim("mlp-16", 0), undefined);
+      assert.equal(releaseClaims(csv), 1, "this process's own claim, taken just now, is one more");
+    } finally {
+      store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("waiting: until every task of the job has ended, or squeue has forgotten it", async () => {
@@ -287,7 +328,8 @@ Deno.test({
     Deno.env.set("SLURM_CONF", conf);
     const work = await Deno.makeTempDir({ prefix: "cluster-study-" });
     try {
-      const single = await command(Deno.execPath(), [
+      // The single-process sweep runs beside the first array: where there are spare cores, in their time.
+      const single = command(Deno.execPath(), [
         ...taskArgs("sweep"),
         ...SWEEP_FLAGS,
         "--out",
@@ -295,13 +337,15 @@ Deno.test({
         "--figures",
         `${work}/single/figures`,
       ]);
-      assert.equal(single.code, 0, single.stderr);
-      const expected = outcome(await readResults(`${work}/single/sweep.csv`));
-      assert.equal(Object.keys(expected).length, 6);
+      let expected: Record<string, [string, number | null]> = {};
 
       await t.step("the merged CSV of a three-task array equals the single-process sweep", async () => {
         const out = `${work}/array`;
         const jobs = await submit(out);
+        const { code, stderr } = await single;
+        assert.equal(code, 0, stderr);
+        expected = outcome(await readResults(`${work}/single/sweep.csv`));
+        assert.equal(Object.keys(expected).length, 6);
         assert.equal(
           await mergeState(jobs.merge),
           "COMPLETED",
@@ -335,7 +379,13 @@ Deno.test({
             await new Promise((resolve) => setTimeout(resolve, 20));
           }
           await slurm(["scontrol", "requeue", `${jobs.array}_0`]);
-          // Slurm holds a requeued job for two minutes before it may start again; release it now.
+          // Once stopped, a requeued job waits two minutes (its begin time) before it may start again:
+          // once it waits, let it start now.
+          const task0 = ["squeue", "-h", "-j", `${jobs.array}_0`, "-o", "%T %r"];
+          while (await slurm(task0) !== "PENDING BeginTime") {
+            assert.ok(Date.now() < deadline, "the requeued task never went back to the queue");
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
           await slurm(["scontrol", "update", `JobId=${jobs.array}_0`, "StartTime=now"]);
           assert.equal(await mergeState(jobs.merge), "FAILED", "the merge of an incomplete study must fail");
           const mergeLog = await Deno.readTextFile(`${out}/logs/merge.log`);
@@ -344,6 +394,7 @@ Deno.test({
           const firstTask = await Deno.readTextFile(`${out}/logs/task-0.log`);
           assert.match(firstTask, /, run 1, [\s\S]*, run 2, /, "shard 1 did not run twice");
           assert.match(firstTask, /mlp-16 seed 0: .* resuming after epoch 1/);
+          assert.match(firstTask, /released 1 claims of an earlier run of this shard/);
           // The finished shards' rows are merged, equal to the single sweep's.
           const partial = outcome(await readResults(`${out}/results.csv`));
           const withoutShard3 = Object.fromEntries(
