@@ -42,7 +42,7 @@ const USAGE = `usage: deno task cluster-study --shards N [--seeds 0] [--models L
   --release-claims PART.csv  what each array task runs first: forgets the claims a killed run of its
                  shard left in its part's store (on another node the store cannot see they are dead)
   --merge OUT    what the merge job runs: report --merge of the parts into OUT/results.csv and
-                 OUT/figures, then the rows still missing, by shard (exit 1 if any)
+                 OUT/figures, then the rows still missing, by shard (exit 2 if any)
   sweep flags passed to every shard: --epochs ${PROTOCOL.epochs} --batch-size --lr-schedule --train-limit
     --test-limit --data --warmup --timed-batches --max-timing-seconds --jobs --budget-hours
     --kernels --train-backend --save-dir --quick (see deno task sweep --help)`;

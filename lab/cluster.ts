@@ -232,7 +232,7 @@ export function mergeScript(plan: ClusterPlan): string {
     "#!/bin/bash",
     "# Merges the study's parts into one results CSV, its figures and conclusions (deno task cluster-study).",
     `# Submitted after the array: sbatch --dependency=afterany:ARRAY_JOB_ID ${shellQuote(files.mergeScript)}`,
-    `# Writes ${files.merged} and ${files.figures}/; exits 1, naming the shards to rerun, if rows are missing.`,
+    `# Writes ${files.merged} and ${files.figures}/; exits 2, naming the shards to rerun, if rows are missing.`,
     "#SBATCH --job-name=study-merge",
     "#SBATCH --ntasks=1",
     "#SBATCH --cpus-per-task=1",
