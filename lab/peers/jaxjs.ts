@@ -23,8 +23,8 @@ export type JaxjsBackend = "webgpu" | "wasm" | "cpu";
  * is lazy, so a readback is also what submits the recorded work; between readbacks it only records.
  */
 export const JAXJS_READBACK_INTERVALS = [1, 10, 50];
-/** The name of that setting, as the bench's tables show it ("<name> <value>"). */
-export const JAXJS_READBACK_SETTING = "loss read back every (steps)";
+/** The name of that setting, as the bench's tables show it ("<name> <value>": "read back every 10"). */
+export const JAXJS_READBACK_SETTING = "read back every";
 
 /** The bench's learning rate (lab/bench/rows.ts LEARNING_RATE, learningRateForEpoch(1)). */
 const LEARNING_RATE = 0.0005;
@@ -100,7 +100,7 @@ export function jaxjsBackendLine(backend: JaxjsBackend): string {
 }
 
 function settingsLine(backend: JaxjsBackend, what: string, readbackInterval: number): string {
-  return `${jaxjsBackendLine(backend)}, ${what}, read back every ${readbackInterval}`;
+  return `${jaxjsBackendLine(backend)}, ${what}, ${JAXJS_READBACK_SETTING} ${readbackInterval}`;
 }
 
 // ---------- networks ----------
