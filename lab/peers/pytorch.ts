@@ -15,6 +15,8 @@ export interface PytorchAvailability {
   blas?: string;
   /** torch.get_num_threads() by default. */
   defaultThreads?: number;
+  /** The python3 that imports torch, e.g. for a script of one's own. */
+  python?: string;
 }
 /** `threads`: torch.set_num_threads for this call; PyTorch's own default where absent. */
 export type PytorchRequest =
@@ -104,6 +106,7 @@ function findInterpreter() {
           device: probe.device,
           blas: probe.blas,
           defaultThreads: probe.threads,
+          python,
         },
       };
     }
