@@ -8,6 +8,11 @@ import {
   crosscheckTable,
 } from "../../lab/crosscheck.ts";
 import { parseSchedule, PROTOCOL } from "../../lab/protocol.ts";
+import { deviceDataSets, loadStudyData } from "../../lab/session.ts";
+import { CpuBackend } from "../../engine/cpu/backend.ts";
+import { CompiledModel } from "../../models/model.ts";
+import { trainModel } from "../../models/trainer.ts";
+import { mlp } from "../../models/zoo.ts";
 import { adapterOffered, runCli } from "../helpers.ts";
 import { pytorchForTests } from "../pytorch_tests.ts";
 
@@ -95,6 +100,34 @@ Deno.test("the verdict: within the bound agrees; past it in loss or in test imag
   assert.equal(accuracy(0.9531, 0.9532).agrees, CROSSCHECK_BOUND.testImages >= 1);
   assert.equal(accuracy(0.9496, 0.9531).largestTestImageDifference, 35);
   assert.equal(accuracy(0.9496, 0.9531).agrees, false);
+});
+
+Deno.test("the order the trainer reports is the one each epoch's gather read, a new one each epoch", async () => {
+  const backend = new CpuBackend();
+  const study = await loadStudyData(undefined, 42, 8, 4);
+  const model = new CompiledModel(backend, mlp([8]), 4, 0);
+  const sets = deviceDataSets(backend, study);
+  const reported: Uint32Array[] = [];
+  const read: Uint32Array[] = [];
+  await trainModel(model, sets, {
+    epochs: 3,
+    schedule: [{ fromEpoch: 1, rate: 0.01 }],
+    seed: 5,
+    trainCount: 42,
+  }, {
+    onOrder: (epoch, order) => {
+      assert.equal(epoch, reported.length + 1);
+      reported.push(order.slice());
+    },
+    // After the epoch, the order tensor on the device still holds what the gather read.
+    afterEpoch: async () => void read.push((await backend.read(sets.train.order)) as Uint32Array),
+  });
+  assert.equal(reported.length, 3);
+  for (const [i, order] of reported.entries()) {
+    assert.deepEqual([...read[i]], [...order], `epoch ${i + 1}`);
+    assert.deepEqual([...order].sort((a, b) => a - b), Array.from({ length: 42 }, (_, j) => j));
+  }
+  assert.notDeepEqual([...reported[0]], [...reported[1]]);
 });
 
 const CLI = new URL("../../cli/crosscheck.ts", import.meta.url).pathname;
