@@ -253,6 +253,8 @@ export interface PytorchCrosscheckRequest {
   device?: PytorchDevice;
   /** torch.set_num_threads; PyTorch's own default where absent. */
   threads?: number;
+  /** Train in float64: a reference free of float32's rounding, to measure what that rounding explains. */
+  float64?: boolean;
 }
 
 /** The PyTorch run's set-up, as its first line reports it. */

@@ -11,7 +11,8 @@ mean of its per-sample losses, the test accuracy after each epoch.
 Request (JSON on stdin):
   {"checkpoint": PATH, "model": "lenet5" | "mlp-H[-H2]", "mnist": DIR, "pixelMean": M, "pixelStd": S,
    "trainCount": N, "testCount": T, "batch": B, "rates": [per epoch], "orders": PATH,
-   "device": "cpu" | "cuda" (optional: cuda where torch sees one), "threads": K (optional)}
+   "device": "cpu" | "cuda" (optional: cuda where torch sees one), "threads": K (optional),
+   "float64": true (optional: train in float64, a reference free of float32 rounding)}
 `orders` is a file of epochs x N little-endian uint32: epoch e's permutation of images 0 .. N-1.
 Answer: one JSON line per epoch, {"epoch": e, "trainLoss": ..., "testAccuracy": ..., "seconds": ...},
 after a first line {"torch": VERSION, "device": ..., "threads": ...}.
@@ -34,10 +35,12 @@ def build(name):
     return LeNet5() if name == "lenet5" else MLP([int(h) for h in name.split("-")[1:]])
 
 
-def normalised(images, count, mean, std, device):
-    # In float32 step by step, as the engine's gather kernel does: byte / 255, minus the mean, over the std.
-    x = images[:count].astype(np.float32) / np.float32(255.0)
-    x = (x - np.float32(mean)) / np.float32(std)
+def normalised(images, count, mean, std, device, dtype):
+    # Step by step as the engine's gather kernel does (in float32 unless asked for float64): byte / 255,
+    # minus the mean, over the std.
+    real = np.float64 if dtype == torch.float64 else np.float32
+    x = images[:count].astype(real) / real(255.0)
+    x = (x - real(mean)) / real(std)
     return torch.from_numpy(x).unsqueeze(1).to(device)
 
 
@@ -54,14 +57,15 @@ def main():
     tensors, _ = read_safetensors(request["checkpoint"])
     model = build(request["model"])
     model.load_state_dict(tensors, strict=True)
-    model.to(device)
+    dtype = torch.float64 if request.get("float64") else torch.float32
+    model.to(device, dtype)
 
     count, test_count, batch = request["trainCount"], request["testCount"], request["batch"]
     mean, std = request["pixelMean"], request["pixelStd"]
-    train_x = normalised(read_idx(request["mnist"], "train-images-idx3-ubyte"), count, mean, std, device)
+    train_x = normalised(read_idx(request["mnist"], "train-images-idx3-ubyte"), count, mean, std, device, dtype)
     train_y = torch.from_numpy(read_idx(request["mnist"], "train-labels-idx1-ubyte")[:count].astype(np.int64))
     train_y = train_y.to(device)
-    test_x = normalised(read_idx(request["mnist"], "t10k-images-idx3-ubyte"), test_count, mean, std, device)
+    test_x = normalised(read_idx(request["mnist"], "t10k-images-idx3-ubyte"), test_count, mean, std, device, dtype)
     test_y = read_idx(request["mnist"], "t10k-labels-idx1-ubyte")[:test_count]
 
     rates = request["rates"]
