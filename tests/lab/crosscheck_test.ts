@@ -13,10 +13,11 @@ import { CpuBackend } from "../../engine/cpu/backend.ts";
 import { CompiledModel } from "../../models/model.ts";
 import { trainModel } from "../../models/trainer.ts";
 import { mlp } from "../../models/zoo.ts";
-import { adapterOffered, runCli } from "../helpers.ts";
+import { adapterOffered, REPO_ROOT, taskArgs } from "../helpers.ts";
 import { pytorchForTests } from "../pytorch_tests.ts";
 
 const torch = await pytorchForTests();
+const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const backend = (await adapterOffered()) ? "webgpu" : "cpu";
 
 /**
@@ -130,8 +131,6 @@ Deno.test("the order the trainer reports is the one each epoch's gather read, a 
   assert.notDeepEqual([...reported[0]], [...reported[1]]);
 });
 
-const CLI = new URL("../../cli/crosscheck.ts", import.meta.url).pathname;
-
 Deno.test("crosscheck refuses bad input in one line, before any training", async () => {
   for (
     const [args, message] of [
@@ -141,7 +140,14 @@ Deno.test("crosscheck refuses bad input in one line, before any training", async
       [[], /name one model/],
     ] as const
   ) {
-    const { code, stdout, stderr } = await runCli(CLI, [...args]);
+    // As a user runs it: `deno task crosscheck`, with the task's own permissions.
+    const output = await new Deno.Command(Deno.execPath(), {
+      cwd: REPO_ROOT,
+      args: [...taskArgs("crosscheck"), ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const [code, stdout, stderr] = [output.code, decode(output.stdout), decode(output.stderr)];
     assert.equal(code, 2, `${args.join(" ")}: ${stderr}`);
     assert.equal(stdout, "");
     assert.equal(stderr.trim().split("\n").length, 1, stderr);
