@@ -97,6 +97,11 @@ export interface TrainingOptions {
   readonly onProgress?: (epoch: number, stepsDone: number, steps: number, seconds: number) => void;
   /** Called after each epoch, e.g. to print its line. */
   readonly onEpoch?: (result: EpochResult, trained: PassResult) => void;
+  /**
+   * Called before each epoch trains with the exact order its batches visit the samples in (the
+   * array the gather reads; do not change it): how a crosscheck hands another framework the same order.
+   */
+  readonly onOrder?: (epoch: number, order: Uint32Array) => void;
 }
 
 /**
@@ -118,11 +123,13 @@ export async function trainModel(
   let trainSeconds = resume?.trainSeconds ?? 0, testAccuracy = NaN, submits = resume?.submits ?? 0;
   for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= epochs; epoch++) {
     const rate = learningRateAt(epoch, plan.schedule);
+    const order = shuffle.permutation(plan.trainCount);
+    options.onOrder?.(epoch, order);
     const trained = await trainEpoch(
       model,
       sets.train,
       rate,
-      shuffle.permutation(plan.trainCount),
+      order,
       options.onProgress && ((done, all, s) => options.onProgress!(epoch, done, all, s)),
     );
     if (!Number.isFinite(trained.loss)) {

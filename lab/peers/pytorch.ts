@@ -15,6 +15,8 @@ export interface PytorchAvailability {
   blas?: string;
   /** torch.get_num_threads() by default. */
   defaultThreads?: number;
+  /** The python3 that imports torch, e.g. for a script of one's own. */
+  python?: string;
 }
 /** `threads`: torch.set_num_threads for this call; PyTorch's own default where absent. */
 export type PytorchRequest =
@@ -104,6 +106,7 @@ function findInterpreter() {
           device: probe.device,
           blas: probe.blas,
           defaultThreads: probe.threads,
+          python,
         },
       };
     }
@@ -228,4 +231,79 @@ export async function pytorchEvaluateCheckpoint(
   const text = new TextDecoder().decode(success ? stdout : stderr).trim().split("\n").at(-1) ?? "";
   if (!success) throw new UserError(`PyTorch could not load ${checkpoint}: ${text}`);
   return JSON.parse(text);
+}
+
+const CROSSCHECK_SCRIPT = fileURLToPath(new URL("./pytorch_crosscheck.py", import.meta.url));
+
+/** What `pytorch_crosscheck.py` takes: see its docstring. */
+export interface PytorchCrosscheckRequest {
+  checkpoint: string;
+  model: string;
+  mnist: string;
+  pixelMean: number;
+  pixelStd: number;
+  trainCount: number;
+  testCount: number;
+  batch: number;
+  /** One learning rate per epoch. */
+  rates: number[];
+  /** A file of epochs x trainCount little-endian uint32: each epoch's order. */
+  orders: string;
+  /** Where torch sees CUDA by default, else the CPU. */
+  device?: PytorchDevice;
+  /** torch.set_num_threads; PyTorch's own default where absent. */
+  threads?: number;
+  /** Train in float64: a reference free of float32's rounding, to measure what that rounding explains. */
+  float64?: boolean;
+}
+
+/** The PyTorch run's set-up, as its first line reports it. */
+export interface PytorchRunInfo {
+  torch: string;
+  device: PytorchDevice;
+  threads: number;
+}
+
+/** One epoch of the PyTorch run. */
+export interface PytorchEpoch {
+  epoch: number;
+  trainLoss: number;
+  testAccuracy: number;
+  seconds: number;
+}
+
+/**
+ * Trains PyTorch from our initial weights in our batch order (`pytorch_crosscheck.py`), calling
+ * `onEpoch` as each epoch's line arrives; a failure is a UserError with the script's last line.
+ */
+export async function pytorchTrainFrom(
+  request: PytorchCrosscheckRequest,
+  onEpoch?: (epoch: PytorchEpoch) => void,
+): Promise<{ info: PytorchRunInfo; epochs: PytorchEpoch[] }> {
+  const { python, availability } = await findInterpreter();
+  if (!python) throw new UserError(`PyTorch unavailable: ${availability.why}`);
+  const child = new Deno.Command(python, {
+    args: [CROSSCHECK_SCRIPT],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(JSON.stringify(request)));
+  await writer.close();
+  const stderr = new Response(child.stderr).text();
+  let info: PytorchRunInfo | undefined;
+  const epochs: PytorchEpoch[] = [];
+  for await (const line of child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(lineSplitter())) {
+    const reply = JSON.parse(line);
+    if (info === undefined) info = reply as PytorchRunInfo;
+    else {
+      epochs.push(reply as PytorchEpoch);
+      onEpoch?.(reply as PytorchEpoch);
+    }
+  }
+  const { success } = await child.status;
+  const lastError = (await stderr).trim().split("\n").at(-1) || "no output";
+  if (!success || !info) throw new UserError(`PyTorch's run of ${request.model} failed: ${lastError}`);
+  return { info, epochs };
 }

@@ -11,6 +11,7 @@ import { residentGrowth } from "../../lab/memory_probe.ts";
 import { CompiledModel } from "../../models/model.ts";
 import { modelByName } from "../../models/zoo.ts";
 import { gpuBackend } from "../helpers.ts";
+import { pytorchForTests } from "../pytorch_tests.ts";
 
 const B = 4, F32 = 4;
 
@@ -55,22 +56,9 @@ Deno.test("op_bytes: LeNet-5 above every one-hidden-layer MLP up to mlp-1024, as
   assert.ok(figures("lenet5").parameterBytes < figures("mlp-100").parameterBytes);
 });
 
-/** A python3 that imports torch, if the machine has one. */
-async function pythonWithTorch(): Promise<string | undefined> {
-  for (const python of ["python3", "/usr/bin/python3"]) {
-    try {
-      const probe = await new Deno.Command(python, { args: ["-c", "import torch"], stderr: "null" }).output();
-      if (probe.success) return python;
-    } catch {
-      // not installed here
-    }
-  }
-  return undefined;
-}
-
 Deno.test("op_bytes agrees with PyTorch's profiler and forward hooks, where torch is installed", async (t) => {
-  const python = await pythonWithTorch();
-  if (!python) return void t.step({ name: "no python3 with torch: skipped", ignore: true, fn: () => {} });
+  const { python, why } = await pytorchForTests();
+  if (!python) return void t.step({ name: `skipped: ${why}`, ignore: true, fn: () => {} });
   const script = fileURLToPath(new URL("../../lab/peers/pytorch_op_bytes.py", import.meta.url));
   const child = new Deno.Command(python, { args: [script], stdin: "piped", stdout: "piped" }).spawn();
   const writer = child.stdin.getWriter();

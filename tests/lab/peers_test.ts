@@ -12,6 +12,7 @@ import type { Ratio } from "../../lab/bench/rows.ts";
 import { strongestCpuPeerRatios } from "../../lab/bench/tables.ts";
 import { pytorchAvailable, pytorchBench } from "../../lab/peers/pytorch.ts";
 import { adapterOffered } from "../helpers.ts";
+import { pytorchForTests } from "../pytorch_tests.ts";
 
 const webgpuAdapter = await adapterOffered();
 
@@ -62,7 +63,7 @@ Deno.test("pytorch peer availability is an answer, never a throw", async () => {
   if (availability.ok) assert.ok(availability.device === "cpu" || availability.device === "cuda");
 });
 
-const pytorch = await pytorchAvailable();
+const pytorch = await pytorchForTests();
 Deno.test({
   name: "pytorch peer trains an MLP and measures a matMul",
   ignore: !pytorch.ok,
@@ -75,7 +76,6 @@ Deno.test({
     assertPositiveFinite(gflops, "GFLOP/s");
   },
 });
-if (!pytorch.ok) console.log(`peers_test: pytorch test skipped: ${pytorch.why}`);
 
 Deno.test("tfjs peer trains and infers on the wasm backend (XNNPACK), without leaking tensors", async () => {
   const tensorsBefore = tfjsTensorCount();

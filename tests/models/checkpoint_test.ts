@@ -2,8 +2,9 @@
 import assert from "node:assert/strict";
 import { loadSafetensors } from "../../io/checkpoint_file.ts";
 import { loadMnist } from "../../lab/mnist.ts";
-import { pytorchAvailable, pytorchEvaluateCheckpoint } from "../../lab/peers/pytorch.ts";
+import { pytorchEvaluateCheckpoint } from "../../lab/peers/pytorch.ts";
 import { runCli } from "../helpers.ts";
+import { pytorchForTests } from "../pytorch_tests.ts";
 
 const TRAIN = new URL("../../cli/train.ts", import.meta.url).pathname;
 const SHORT = ["--epochs", "1", "--train-limit", "2000", "--test-limit", "1000", "--json"];
@@ -43,11 +44,8 @@ for (const model of ["mlp-300-100", "lenet5"]) {
 }
 
 Deno.test("PyTorch loads a checkpoint with strict=True and gets our test accuracy", async (t) => {
-  const torch = await pytorchAvailable();
-  if (!torch.ok) {
-    console.warn(`skipped: ${torch.why} (Debian: apt-get install python3-torch)`);
-    return void t.step({ name: `skipped: ${torch.why}`, ignore: true, fn: () => {} });
-  }
+  const torch = await pytorchForTests();
+  if (!torch.ok) return void t.step({ name: `skipped: ${torch.why}`, ignore: true, fn: () => {} });
   const dir = await Deno.makeTempDir();
   for (const model of ["mlp-300-100", "lenet5"]) {
     const path = `${dir}/${model}.safetensors`;
