@@ -19,7 +19,7 @@ import { evaluate } from "../models/epoch.ts";
 import { modelByName } from "../models/zoo.ts";
 import { checkRange, flagRanges, integerFlag, numberFlag, parseFlags, runMain } from "../io/command.ts";
 import { learningRateForEpoch, parseSchedule, PROTOCOL, type ScheduleEntry } from "../lab/protocol.ts";
-import { writeFigures } from "./report.ts";
+import { writeFigures } from "../lab/report.ts";
 import { type ExecutionPath, isFinalStatus, type ResultRow } from "../lab/results.ts";
 import { adapterLine, createBackend, deviceDataSets, loadStudyData, type StudyData } from "../lab/session.ts";
 import { BUDGET_SKIP, ResultStore, type StudyProtocol } from "../lab/store.ts";
