@@ -40,7 +40,8 @@ import { pytorchAvailable, startPytorchServer, stopPytorchServer } from "../lab/
 import { ProgressLine } from "../io/progress.ts";
 import { kernelMode } from "../io/tuning_cache.ts";
 import type { KernelMode } from "../engine/tuner.ts";
-import { adapterLine, createBackend, loadStudyData, type StudyData } from "../lab/session.ts";
+import { adapterLine, loadStudyData, type StudyData } from "../lab/session.ts";
+import { createDenoBackend } from "../io/webgpu.ts";
 
 const USAGE =
   `usage: deno task bench [--quick] [--models lenet5,mlp-300-100,mlp-4096-2048] [--no-peers] [--json]
@@ -138,7 +139,7 @@ class BenchRun {
   }
 
   async #backend(kind: BackendKind): Promise<Backend> {
-    const backend = await createBackend(kind);
+    const backend = await createDenoBackend(kind);
     if (backend.kind === "webgpu") {
       this.adapters.webgpu = describeAdapter(backend.adapter);
       this.adapters.webgpuIsSoftware = backend.adapter.isSoftware;

@@ -8,7 +8,8 @@ import { modelByName } from "../models/zoo.ts";
 import { flagRanges, integerFlag, parseFlags, runMain } from "../io/command.ts";
 import { distribution } from "../lab/measure.ts";
 import { PROTOCOL } from "../lab/protocol.ts";
-import { adapterLine, backendKind, createBackend } from "../lab/session.ts";
+import { adapterLine, backendKind } from "../lab/session.ts";
+import { createDenoBackend } from "../io/webgpu.ts";
 import { UserError } from "../engine/errors.ts";
 import { describeChoices } from "../engine/tuner.ts";
 import { compileModel, kernelMode } from "../io/tuning_cache.ts";
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
   const repeats = integerFlag("repeats", flags.repeats, 1) ?? 200;
   const kind = backendKind(flags.backend);
   const kernels = kernelMode(flags.kernels, kind);
-  const backend = await createBackend(kind);
+  const backend = await createDenoBackend(kind);
   console.log(adapterLine(backend));
   const model = await compileModel(backend, spec, batch, 0, kernels);
   const step = [...model.forward, model.loss, ...model.backward];

@@ -21,7 +21,8 @@ import { checkRange, flagRanges, integerFlag, numberFlag, parseFlags, runMain } 
 import { learningRateForEpoch, parseSchedule, PROTOCOL, type ScheduleEntry } from "../lab/protocol.ts";
 import { writeFigures } from "../lab/report.ts";
 import { type ExecutionPath, isFinalStatus, type ResultRow } from "../lab/results.ts";
-import { adapterLine, createBackend, deviceDataSets, loadStudyData, type StudyData } from "../lab/session.ts";
+import { adapterLine, deviceDataSets, loadStudyData, type StudyData } from "../lab/session.ts";
+import { createDenoBackend } from "../io/webgpu.ts";
 import { BUDGET_SKIP, ResultStore, type StudyProtocol } from "../lab/store.ts";
 import {
   describeMeasurement,
@@ -242,7 +243,7 @@ async function main(): Promise<void> {
     store.adoptProtocol(studyProtocol(epochs, batchSize, schedule, seeds, data, dataset, trainBackend));
     const adapters = new Map<BackendKind, string>();
     for (const kind of new Set<BackendKind>([trainBackend, ...paths])) {
-      const backend = await createBackend(kind);
+      const backend = await createDenoBackend(kind);
       if (!task) console.log(adapterLine(backend));
       adapters.set(kind, backend.adapter.name);
       backend.destroy();
@@ -459,7 +460,7 @@ async function estimateTasks(sweep: Sweep, tasks: Task[]): Promise<void> {
 }
 
 async function measureStepCost(sweep: Sweep, model: string): Promise<number> {
-  const backend = await createBackend(sweep.trainBackend);
+  const backend = await createDenoBackend(sweep.trainBackend);
   try {
     const sets = deviceDataSets(backend, sweep.data);
     // The kernels its training will run (tuning here fills the cache that training then reads).
@@ -673,7 +674,7 @@ async function removeState(sweep: Sweep, task: Task): Promise<void> {
  */
 async function train(sweep: Sweep, task: Task, spec: ModelSpec, tag: string): Promise<Trained> {
   const { data, epochs, trainBackend } = sweep;
-  const backend = await createBackend(trainBackend);
+  const backend = await createDenoBackend(trainBackend);
   const device = memoryDevice(trainBackend);
   try {
     // The data sets first, so that the peak less their bytes is exactly the model's own peak.

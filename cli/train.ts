@@ -13,11 +13,11 @@ import { parseSchedule, PROTOCOL } from "../lab/protocol.ts";
 import {
   adapterLine,
   backendKind,
-  createBackend,
   deviceDataSets,
   dispatchesPerStep,
   loadStudyData,
 } from "../lab/session.ts";
+import { createDenoBackend } from "../io/webgpu.ts";
 import { trainModel } from "../lab/trainer.ts";
 import { compileModel, kernelMode } from "../io/tuning_cache.ts";
 
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   const checkpoint = weights === undefined ? undefined : await loadSafetensors(weights);
   if (checkpoint) checkCheckpoint(checkpoint, spec.name, weights!);
   const data = await loadStudyData(flags.data, trainLimit, testLimit, batchSize);
-  const backend = await createBackend(kind);
+  const backend = await createDenoBackend(kind);
   console.log(adapterLine(backend));
   const model = await compileModel(backend, spec, batchSize, seed, kernels);
   if (checkpoint) await loadCheckpoint(model, weights!, checkpoint);
