@@ -1,7 +1,7 @@
 /**
  * The page in a real browser: headless Chromium (Debian's chromium, which scripts/setup.sh installs;
- * WebGPU on its SwiftShader software adapter) loads the page from io/page_server.ts (what deno task serve serves), trains mlp-30
- * for 300 steps from seed 0, and classifies a drawn digit. Its first step's logits must match Deno's
+ * WebGPU on its SwiftShader software adapter) loads the page from io/page_server.ts (what deno task
+ * serve serves), trains mlp-30 for 300 steps from seed 0, and classifies a drawn digit. Its first step's logits must match Deno's
  * (the twins, and Deno's WebGPU where it has an adapter) within the parity tolerance.
  * BROWSER_SCREENSHOT=docs/browser.png saves the page's screenshot there.
  */
