@@ -6,6 +6,9 @@
 import assert from "node:assert/strict";
 import { readResults, RESULT_COLUMNS, resultKey, type ResultRow } from "../../lab/results.ts";
 import { gpuBackend, REPO_ROOT, taskArgs } from "../helpers.ts";
+import { assertRefused, runTask } from "../refusals.ts";
+
+const refusalTmp = await Deno.makeTempDir({ prefix: "sweep-refusals-" });
 
 // Run as `deno task sweep` runs it, with the task's permissions.
 const DENO_ARGS = taskArgs("sweep");
@@ -273,3 +276,30 @@ function assertOneLineError(code: number, stderr: string, expected: RegExp): voi
   assert.match(lines[0], /^error: /);
   assert.match(lines[0], expected);
 }
+
+// Bad input (issue 14), beside the module it exercises.
+
+Deno.test("an empty --figures or --out is refused, not read as the root folder", async () => {
+  for (const flag of ["--figures", "--out"]) {
+    assertRefused(
+      await runTask("sweep", [flag, "", "--data", "/nonexistent/mnist"]),
+      /(output folder|--out) "": the path is empty/,
+    );
+  }
+});
+
+Deno.test("a sweep that fails does not create its figures folder", async () => {
+  const figures = `${refusalTmp}/sweep-figures`;
+  const result = await runTask("sweep", [
+    "--models",
+    "mlp-8",
+    "--out",
+    `${refusalTmp}/sweep/sweep.csv`,
+    "--figures",
+    figures,
+    "--data",
+    "/nonexistent/mnist",
+  ]);
+  assertRefused(result, /\/nonexistent\/mnist/);
+  await assert.rejects(Deno.stat(figures), Deno.errors.NotFound);
+});
