@@ -14,7 +14,8 @@ import { flagRanges, integerFlag, numberFlag, parseFlags, runMain } from "../io/
 import { kernelMode } from "../io/tuning_cache.ts";
 import { parseSchedule, PROTOCOL } from "../lab/protocol.ts";
 import { selectModels, selectPaths, STUDY_MODELS } from "../lab/study.ts";
-import { parseSeeds, parseShard, parseTask, trainBackendKind } from "../lab/sweep/plan.ts";
+import { parseSeeds, parseShard, parseTask } from "../lab/sweep/plan.ts";
+import { backendKind } from "../lab/session.ts";
 import { runSweep } from "../lab/sweep/run.ts";
 
 /** Inference timing by default: warm-up batches, then timed ones. */
@@ -125,7 +126,7 @@ async function main(): Promise<void> {
   const quick = flags.quick ? QUICK : undefined;
   const models = selectModels(flags.models);
   const paths = selectPaths(flags.paths);
-  const trainBackend = trainBackendKind(flags["train-backend"]);
+  const trainBackend = backendKind(flags["train-backend"], "--train-backend");
   const epochs = integerFlag("epochs", flags.epochs, 0) ?? quick?.epochs ?? PROTOCOL.epochs;
   const batchSize = integerFlag("batch-size", flags["batch-size"], 1) ?? PROTOCOL.batchSize;
   const seeds = parseSeeds(flags.seeds, flags.seed);

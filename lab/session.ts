@@ -6,9 +6,10 @@ import { DeviceDataSet, type PixelStats } from "../models/dataset.ts";
 import type { CompiledModel } from "../models/model.ts";
 import { checkStudyData, loadMnist, type Mnist, pixelMeanStd } from "./mnist.ts";
 
-export function backendKind(value: string | undefined): BackendKind {
+/** The backend a flag names (`flag`, --backend by default): webgpu unless given. */
+export function backendKind(value: string | undefined, flag = "--backend"): BackendKind {
   const kind = value ?? "webgpu";
-  if (kind !== "webgpu" && kind !== "cpu") throw new UserError(`--backend ${kind}: use webgpu or cpu`);
+  if (kind !== "webgpu" && kind !== "cpu") throw new UserError(`${flag} ${kind}: use webgpu or cpu`);
   return kind;
 }
 

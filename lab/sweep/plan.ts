@@ -56,12 +56,6 @@ export interface Shard {
   readonly of: number;
 }
 
-export function trainBackendKind(value: string | undefined): BackendKind {
-  const kind = value ?? "webgpu";
-  if (kind !== "webgpu" && kind !== "cpu") throw new UserError(`--train-backend ${kind}: use webgpu or cpu`);
-  return kind;
-}
-
 /** "0,1,2", "0-2" or "0,5-7": each seed once, in the order given; --seed N is the one-seed form. */
 export function parseSeeds(seeds: string | undefined, seed: string | undefined): number[] {
   if (seeds !== undefined && seed !== undefined) throw new UserError("give --seeds or --seed, not both");
