@@ -31,7 +31,9 @@ export type Progress = (stepsDone: number, steps: number, seconds: number, total
 
 /** A pass's device-side totals so far. */
 export interface PassTotals {
+  /** Correct predictions so far. */
   readonly correct: number;
+  /** Samples seen so far. */
   readonly samples: number;
   /** Sum of the per-sample losses; NaN unless the pass reads it (TrainEpochOptions.readLoss). */
   readonly lossSum: number;
@@ -39,6 +41,7 @@ export interface PassTotals {
 
 /** How a training pass reports and where it may stop short. */
 export interface TrainEpochOptions {
+  /** Called a few times a second, as the pass reads its totals back. */
   readonly onProgress?: Progress;
   /** Train at most this many steps of the epoch's (a short run). */
   readonly maxSteps?: number;
