@@ -25,8 +25,9 @@ export interface JobCommand {
 }
 
 /**
- * Runs the tasks in up to `jobs` processes at once, each `command` with --task MODEL@SEED; their lines are passed through as they come. At the time limit the running jobs are
- * stopped (their last finished epoch is saved) and listed with the ones never started.
+ * Runs the tasks in up to `jobs` processes at once, each `command` with --task MODEL@SEED; their lines
+ * are passed through as they come. At the time limit the running jobs are stopped (their last finished
+ * epoch is saved) and listed with the ones never started; returns those.
  */
 export async function runJobs(
   sweep: Sweep,

@@ -11,10 +11,12 @@ import type { TrainingProgress } from "../../models/trainer.ts";
 import { formatSchedule, oneLine, type Sweep, type Task } from "./plan.ts";
 import type { Trained } from "./rows.ts";
 
+/** Where a task's training state waits between epochs: OUT.state/MODEL-seedS.safetensors. */
 export function statePath(sweep: Sweep, task: Pick<Task, "model" | "seed">): string {
   return `${sweep.stateDir}/${task.model}-seed${task.seed}.safetensors`;
 }
 
+/** Removes a task's training state once it has served (or cannot serve). */
 export async function removeState(sweep: Sweep, task: Task): Promise<void> {
   await Deno.remove(statePath(sweep, task)).catch(() => {});
 }
