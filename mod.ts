@@ -92,7 +92,14 @@ export {
   type LabelledImages,
   type PixelStats,
 } from "./models/dataset.ts";
-export { evaluate, type PassResult, type Progress, trainEpoch } from "./models/epoch.ts";
+export {
+  evaluate,
+  type PassResult,
+  type PassTotals,
+  type Progress,
+  trainEpoch,
+  type TrainEpochOptions,
+} from "./models/epoch.ts";
 export { predict, type Prediction } from "./models/predict.ts";
 export {
   DivergedError,

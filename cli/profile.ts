@@ -3,12 +3,12 @@
  * of one training step goes, kernel by kernel (GPU timestamps around each kernel run on its own),
  * and what recording them back to back in one pass costs beyond their sum (dispatch overhead).
  */
-import { repeated } from "../engine/backend.ts";
 import { modelByName } from "../models/zoo.ts";
 import { flagRanges, integerFlag, parseFlags, runMain } from "../io/command.ts";
-import { distribution } from "../lab/measure.ts";
+import { profileTrainingStep } from "../lab/profile.ts";
 import { PROTOCOL } from "../lab/protocol.ts";
-import { adapterLine, backendKind, createBackend } from "../lab/session.ts";
+import { adapterLine, backendKind } from "../lab/session.ts";
+import { createDenoBackend } from "../io/webgpu.ts";
 import { UserError } from "../engine/errors.ts";
 import { describeChoices } from "../engine/tuner.ts";
 import { compileModel, kernelMode } from "../io/tuning_cache.ts";
@@ -36,43 +36,32 @@ async function main(): Promise<void> {
   const repeats = integerFlag("repeats", flags.repeats, 1) ?? 200;
   const kind = backendKind(flags.backend);
   const kernels = kernelMode(flags.kernels, kind);
-  const backend = await createBackend(kind);
+  const backend = await createDenoBackend(kind);
   console.log(adapterLine(backend));
   const model = await compileModel(backend, spec, batch, 0, kernels);
-  const step = [...model.forward, model.loss, ...model.backward];
-  await backend.timeKernels(repeated(step, 3)); // compile and warm up
-  let clock = "";
-  let sum = 0;
-  const rows: string[] = [];
-  for (const dispatch of step) {
-    const times = await backend.timeKernels(repeated([dispatch], repeats));
-    clock = times.clock;
-    const median = distribution(times.msPerProgram).median;
-    sum += median;
-    const shape = Object.entries(dispatch.constants).map(([k, v]) => `${k}=${v}`).join(" ");
-    rows.push(`${dispatch.kernel.entry.padEnd(32)} ${(median * 1000).toFixed(1).padStart(9)} us  ${shape}`);
-  }
-  const whole = distribution((await backend.timeKernels(repeated(step, repeats))).msPerProgram).median;
+  const profile = await profileTrainingStep(model, repeats);
   console.log(
-    `${spec.name}, batch ${batch}: one training step (forward, loss, backward with SGD), ${step.length} dispatches`,
+    `${spec.name}, batch ${batch}: one training step (forward, loss, backward with SGD), ${profile.dispatches} dispatches`,
   );
-  console.log(`clock: ${clock}; medians of ${repeats} runs`);
+  console.log(`clock: ${profile.clock}; medians of ${repeats} runs`);
   console.log(
     `kernels: ${kernels}${
       kernels === "tuned" ? " (the variant each layer runs, and the tuner's timings)" : " (today's)"
     }`,
   );
   for (const line of describeChoices(model.kernelChoices)) console.log(`  ${line}`);
-  for (const row of rows) console.log(row);
+  for (const { entry, medianMs, constants } of profile.kernels) {
+    console.log(`${entry.padEnd(32)} ${(medianMs * 1000).toFixed(1).padStart(9)} us  ${constants}`);
+  }
   console.log(
-    `sum of kernels ${(sum * 1000).toFixed(0)} us; the whole step in one pass ${
-      (whole * 1000).toFixed(0)
+    `sum of kernels ${(profile.sumMs * 1000).toFixed(0)} us; the whole step in one pass ${
+      (profile.wholeMs * 1000).toFixed(0)
     } us`,
   );
   console.log(
-    `dispatch overhead beyond the kernels: ${((whole - sum) * 1000).toFixed(0)} us ` +
+    `dispatch overhead beyond the kernels: ${((profile.wholeMs - profile.sumMs) * 1000).toFixed(0)} us ` +
       `(${
-        (((whole - sum) / step.length) * 1000).toFixed(1)
+        (((profile.wholeMs - profile.sumMs) / profile.dispatches) * 1000).toFixed(1)
       } us per dispatch; negative means kernels overlap)`,
   );
   backend.destroy();

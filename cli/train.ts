@@ -13,12 +13,13 @@ import { parseSchedule, PROTOCOL } from "../lab/protocol.ts";
 import {
   adapterLine,
   backendKind,
-  createBackend,
   deviceDataSets,
   dispatchesPerStep,
   loadStudyData,
 } from "../lab/session.ts";
-import { trainModel } from "../lab/trainer.ts";
+import { createDenoBackend } from "../io/webgpu.ts";
+import { trainModel } from "../models/trainer.ts";
+import { ProgressLine } from "../io/progress.ts";
 import { compileModel, kernelMode } from "../io/tuning_cache.ts";
 
 const USAGE = `usage: deno task train MODEL [--backend webgpu|cpu] [--epochs ${PROTOCOL.epochs}] ` +
@@ -43,8 +44,6 @@ const FLAGS = {
   kernels: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
-
-export { SHUFFLE_STREAM } from "../lab/trainer.ts";
 
 async function main(): Promise<void> {
   const { values: flags, positionals } = parseFlags(Deno.args, FLAGS);
@@ -74,7 +73,7 @@ async function main(): Promise<void> {
   const checkpoint = weights === undefined ? undefined : await loadSafetensors(weights);
   if (checkpoint) checkCheckpoint(checkpoint, spec.name, weights!);
   const data = await loadStudyData(flags.data, trainLimit, testLimit, batchSize);
-  const backend = await createBackend(kind);
+  const backend = await createDenoBackend(kind);
   console.log(adapterLine(backend));
   const model = await compileModel(backend, spec, batchSize, seed, kernels);
   if (checkpoint) await loadCheckpoint(model, weights!, checkpoint);
@@ -86,20 +85,24 @@ async function main(): Promise<void> {
       `batch ${batchSize}, ${data.trainCount} training and ${data.testCount} test images; ` +
       `${dispatchesPerStep(model)} dispatches per training step`,
   );
+  const progress = new ProgressLine();
   const { history, trainSeconds, submits, testAccuracy } = await trainModel(
     model,
     sets,
     { epochs, schedule, seed, trainCount: data.trainCount },
     {
-      onEpoch: (result, trained) =>
+      onProgress: progress.trainingCallback("", epochs, batchSize),
+      onEpoch: (result, trained) => {
+        progress.clear();
         console.log(
           `epoch ${String(result.epoch).padStart(2)}/${epochs}  lr ${result.learningRate}  ` +
             `loss ${result.trainLoss.toFixed(4)}  test accuracy ${result.testAccuracy.toFixed(4)}  ` +
             `${(trained.samples / trained.seconds).toFixed(0)} img/s  ` +
             `${trained.seconds.toFixed(1)} s  (${trained.submits} submits)`,
-        ),
+        );
+      },
     },
-  );
+  ).finally(() => progress.clear());
   if (epochs === 0) console.log(`test accuracy ${testAccuracy.toFixed(4)} (no training: --epochs 0)`);
   if (save !== undefined) {
     await ensureWritableDir(dirname(save));

@@ -19,4 +19,23 @@ export class ProgressLine {
     if (this.#shown) Deno.stderr.writeSync(encoder.encode("\r\x1b[2K"));
     this.#shown = false;
   }
+
+  /**
+   * The `onProgress` callback of trainModel (models/trainer.ts) that draws "LABEL epoch 3/20 [###...] 40%
+   * 812 img/s" here; clear() the line before printing an epoch's own.
+   */
+  trainingCallback(
+    label: string,
+    epochs: number,
+    batch: number,
+  ): (epoch: number, done: number, all: number, seconds: number) => void {
+    const prefix = label ? `${label} ` : "";
+    return (epoch, done, all, seconds) =>
+      this.update(
+        `${prefix}epoch ${epoch}/${epochs}`,
+        done,
+        all,
+        `${((done * batch) / Math.max(seconds, 1e-9)).toFixed(0)} img/s`,
+      );
+  }
 }

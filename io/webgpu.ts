@@ -1,4 +1,6 @@
 /** Deno's WebGPU environment, set before the first adapter request (the CLIs and tests do). */
+import type { Backend, BackendKind } from "../engine/backend.ts";
+import { createBackend } from "../engine/create.ts";
 
 /**
  * Sets what Deno's WebGPU reads when it first looks for an adapter, unless the user has set it:
@@ -13,4 +15,10 @@ export function prepareWebGpuEnvironment(): void {
     Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
   }
   Deno.env.get("XDG_RUNTIME_DIR") ?? Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
+}
+
+/** The engine's createBackend (engine/create.ts) after setting up Deno's WebGPU environment above. */
+export function createDenoBackend(kind: BackendKind): Promise<Backend> {
+  if (kind === "webgpu") prepareWebGpuEnvironment();
+  return createBackend(kind);
 }

@@ -9,7 +9,7 @@ import type { BackendKind } from "../engine/backend.ts";
 import { UserError } from "../engine/errors.ts";
 import type { KernelMode } from "../engine/tuner.ts";
 import { encodeCheckpoint } from "../models/checkpoint.ts";
-import { learningRateAt, type ScheduleEntry } from "../models/trainer.ts";
+import { type EpochResult, learningRateAt, type ScheduleEntry, trainModel } from "../models/trainer.ts";
 import { modelByName } from "../models/zoo.ts";
 import { ensureWritableDir, writeFileAtomic } from "../io/files.ts";
 import { compileModel } from "../io/tuning_cache.ts";
@@ -20,8 +20,9 @@ import {
   type PytorchRunInfo,
   pytorchTrainFrom,
 } from "./peers/pytorch.ts";
-import { adapterLine, createBackend, deviceDataSets, loadStudyData } from "./session.ts";
-import { type EpochResult, trainModel } from "./trainer.ts";
+import { adapterLine, deviceDataSets, loadStudyData } from "./session.ts";
+import { createDenoBackend } from "../io/webgpu.ts";
+import { ProgressLine } from "../io/progress.ts";
 
 /**
  * How far the engine and PyTorch may differ at any epoch, trained from the same weights in the same
@@ -133,7 +134,7 @@ export async function crosscheck(options: CrosscheckOptions): Promise<Crosscheck
     await ensureWritableDir(dir);
     const data = await loadStudyData(options.data, options.trainLimit, options.testLimit, options.batchSize);
     const { trainCount, testCount, epochs } = { ...data, epochs: options.epochs };
-    const backend = await createBackend(kind);
+    const backend = await createDenoBackend(kind);
     let engineRun: EpochResult[];
     const orders = new Uint32Array(epochs * trainCount);
     const checkpoint = join(dir, "initial.safetensors"), ordersFile = join(dir, "orders.u32");
@@ -157,7 +158,7 @@ export async function crosscheck(options: CrosscheckOptions): Promise<Crosscheck
         seed: options.seed,
         trainCount,
       }, {
-        progressLabel: "engine",
+        onProgress: new ProgressLine().trainingCallback("engine", epochs, options.batchSize),
         onOrder: (epoch, order) => orders.set(order, (epoch - 1) * trainCount),
         onEpoch: (result) => say(`engine  ${epochLine(result.epoch, epochs, result)}`),
       }));

@@ -20,7 +20,8 @@ import { Random } from "../engine/random.ts";
 import { CompiledModel } from "../models/model.ts";
 import { modelByName } from "../models/zoo.ts";
 import { runMain } from "../io/command.ts";
-import { backendKind, createBackend } from "./session.ts";
+import { backendKind } from "./session.ts";
+import { createDenoBackend } from "../io/webgpu.ts";
 
 /** Batches run through the model after it is built. */
 const PROBE_BATCHES = 3;
@@ -39,7 +40,7 @@ function rss(): number {
 
 async function probe(modelName: string, kind: BackendKind, batch: number): Promise<ResidentGrowth> {
   const spec = modelByName(modelName);
-  const backend = await createBackend(kind);
+  const backend = await createDenoBackend(kind);
   try {
     const baselineBytes = rss();
     let highest = baselineBytes;

@@ -1,23 +1,16 @@
 /** Setting up a run: the backend by name, MNIST with its statistics, the data on the device. */
 import type { Backend, BackendKind } from "../engine/backend.ts";
-import { createBackend as createEngineBackend } from "../engine/create.ts";
 import { UserError } from "../engine/errors.ts";
 import { describeAdapter } from "../engine/webgpu/device.ts";
 import { DeviceDataSet, type PixelStats } from "../models/dataset.ts";
 import type { CompiledModel } from "../models/model.ts";
-import { prepareWebGpuEnvironment } from "../io/webgpu.ts";
 import { checkStudyData, loadMnist, type Mnist, pixelMeanStd } from "./mnist.ts";
 
-export function backendKind(value: string | undefined): BackendKind {
+/** The backend a flag names (`flag`, --backend by default): webgpu unless given. */
+export function backendKind(value: string | undefined, flag = "--backend"): BackendKind {
   const kind = value ?? "webgpu";
-  if (kind !== "webgpu" && kind !== "cpu") throw new UserError(`--backend ${kind}: use webgpu or cpu`);
+  if (kind !== "webgpu" && kind !== "cpu") throw new UserError(`${flag} ${kind}: use webgpu or cpu`);
   return kind;
-}
-
-/** The engine's backend, after setting up Deno's WebGPU environment (io/webgpu.ts). */
-export function createBackend(kind: BackendKind): Promise<Backend> {
-  if (kind === "webgpu") prepareWebGpuEnvironment();
-  return createEngineBackend(kind);
 }
 
 export function adapterLine(backend: Backend): string {

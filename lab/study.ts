@@ -14,7 +14,8 @@ import { type InferenceTiming, measureInference, type MemoryFigures, memoryFigur
 import { residentGrowth } from "./memory_probe.ts";
 import { ProgressLine } from "../io/progress.ts";
 import { type ExecutionPath, FAMILIES, type Family, PATHS, type ResultRow } from "./results.ts";
-import { createBackend, type StudyData } from "./session.ts";
+import type { StudyData } from "./session.ts";
+import { createDenoBackend } from "../io/webgpu.ts";
 
 /** LeNet-5 and the lab's 30 MLPs, in the lab's order ("2058" is the lab's own size). */
 export const STUDY_MODELS: readonly string[] = [
@@ -144,7 +145,7 @@ export async function measureOnPath(
   data: StudyData,
   options: MeasureOptions,
 ): Promise<PathMeasurement> {
-  const backend = await createBackend(kind);
+  const backend = await createDenoBackend(kind);
   const device = memoryDevice(kind);
   const progress = new ProgressLine();
   const label = options.progressLabel ? `${options.progressLabel} ` : "";

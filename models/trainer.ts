@@ -2,13 +2,14 @@
  * Training over epochs as one function (the lab's protocol is one use of it): a reshuffle per epoch
  * from the seed's shuffling stream, the learning rate of each epoch from a schedule, a test after each
  * epoch, callbacks for progress and for saving what a resume needs, and a stop with a clear message
- * when the loss stops being a number. lab/trainer.ts adds the terminal's progress line.
+ * when the loss stops being a number. The train command, the sweep and the web page all
+ * train with it; a terminal draws its progress line with io/progress.ts.
  */
 import { UserError } from "../engine/errors.ts";
 import { Random } from "../engine/random.ts";
 import type { DeviceDataSet } from "./dataset.ts";
 import type { CompiledModel } from "./model.ts";
-import { evaluate, type PassResult, trainEpoch } from "./epoch.ts";
+import { evaluate, type PassResult, type PassTotals, trainEpoch } from "./epoch.ts";
 
 /** From epoch `fromEpoch` on (until the next entry), the learning rate is `rate`. */
 export interface ScheduleEntry {
@@ -93,8 +94,25 @@ export interface TrainingOptions {
   readonly afterEpoch?: (progress: TrainingProgress) => Promise<void> | void;
   /** Test after each epoch (default true); the sweep measures accuracy on each path instead. */
   readonly testEachEpoch?: boolean;
-  /** Called a few times a second within an epoch: steps done of all, seconds so far. */
-  readonly onProgress?: (epoch: number, stepsDone: number, steps: number, seconds: number) => void;
+  /** Called a few times a second within an epoch: steps done of all, seconds so far, the totals so far. */
+  readonly onProgress?: (
+    epoch: number,
+    stepsDone: number,
+    steps: number,
+    seconds: number,
+    totals: PassTotals,
+  ) => void;
+  /** Train at most this many steps in all (a short run); the epoch it ends in is tested as usual. */
+  readonly maxSteps?: number;
+  /** At most this many steps per submit, so that onProgress comes at least that often (a live curve). */
+  readonly maxChunkSteps?: number;
+  /** Read the loss sum at each progress readback too (PassTotals.lossSum), for a live loss curve. */
+  readonly readLoss?: boolean;
+  /**
+   * Asked after each chunk of steps: true ends the run there; the epoch cut short is tested (when the
+   * run tests) and reported by onEpoch, but not to afterEpoch, since it cannot be resumed exactly.
+   */
+  readonly shouldStop?: () => boolean;
   /** Called after each epoch, e.g. to print its line. */
   readonly onEpoch?: (result: EpochResult, trained: PassResult) => void;
   /**
@@ -121,17 +139,22 @@ export async function trainModel(
   const shuffle = resume ? Random.fromState(resume.shuffleState) : new Random(plan.seed + SHUFFLE_STREAM);
   const history: EpochResult[] = [];
   let trainSeconds = resume?.trainSeconds ?? 0, testAccuracy = NaN, submits = resume?.submits ?? 0;
-  for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= epochs; epoch++) {
+  const { onProgress, maxSteps = Infinity, shouldStop } = options;
+  let stepsRun = 0, cutShort = false;
+  for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= epochs && !cutShort; epoch++) {
     const rate = learningRateAt(epoch, plan.schedule);
+    const fullSteps = sets.train.steps(model.batch);
     const order = shuffle.permutation(plan.trainCount);
     options.onOrder?.(epoch, order);
-    const trained = await trainEpoch(
-      model,
-      sets.train,
-      rate,
-      order,
-      options.onProgress && ((done, all, s) => options.onProgress!(epoch, done, all, s)),
-    );
+    const trained = await trainEpoch(model, sets.train, rate, order, {
+      onProgress: onProgress && ((done, all, s, totals) => onProgress(epoch, done, all, s, totals)),
+      maxSteps: maxSteps - stepsRun,
+      maxChunkSteps: options.maxChunkSteps,
+      readLoss: options.readLoss,
+      shouldStop,
+    });
+    stepsRun += trained.steps;
+    cutShort = trained.steps < fullSteps || stepsRun >= maxSteps;
     if (!Number.isFinite(trained.loss)) {
       throw new DivergedError(
         `loss became ${trained.loss} in epoch ${epoch}: lower the learning rate (--lr-schedule)`,
@@ -149,7 +172,9 @@ export async function trainModel(
     };
     history.push(result);
     options.onEpoch?.(result, trained);
-    await options.afterEpoch?.({ epoch, shuffleState: shuffle.state(), trainSeconds, submits });
+    if (trained.steps === fullSteps) {
+      await options.afterEpoch?.({ epoch, shuffleState: shuffle.state(), trainSeconds, submits });
+    }
   }
   if (epochs === 0 && testEachEpoch) testAccuracy = (await evaluate(model, sets.test)).accuracy;
   return { history, trainSeconds, submits, testAccuracy };

@@ -45,7 +45,7 @@ export PATH="$u/bin:$PATH" DENO_DIR="$u/deno_dir" DENO_NO_UPDATE_CHECK=1 DENO_NO
 # on a closed local port makes any download fail at once (instead of hanging on a firewalled server).
 export HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY=localhost,127.0.0.1
 unset https_proxy http_proxy no_proxy NPM_CONFIG_REGISTRY
-# The figures' font: cli/report.ts looks in $XDG_DATA_DIRS/fonts (the defaults stay, for Vulkan's
+# The figures' font: lab/figures/render.ts looks in $XDG_DATA_DIRS/fonts (the defaults stay, for Vulkan's
 # driver manifests in /usr/share/vulkan).
 export XDG_DATA_DIRS="$u/share:${XDG_DATA_DIRS:-/usr/local/share:/usr/share}"
 # Vulkan's loader, only where the machine has none of its own.

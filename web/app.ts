@@ -10,14 +10,13 @@ import {
   createBackend,
   DeviceDataSet,
   type Dispatch,
-  evaluate,
   type LabelledImages,
-  learningRateAt,
   modelByName,
   type PixelStats,
   predict,
   Random,
   SHUFFLE_STREAM,
+  trainModel,
 } from "../mod.ts";
 import { parseSchedule, PROTOCOL } from "../lab/protocol.ts";
 import type { Lab, RunConfig, RunResult } from "./lab.ts";
@@ -126,9 +125,13 @@ function status(text: string): void {
   $("status").textContent = text;
 }
 
-/** The logits of batch 0 in the current order: gather and forward only, so nothing is trained. */
-async function firstBatchLogits(model: CompiledModel, train: DeviceDataSet): Promise<number[]> {
+/**
+ * The logits of the first training step's batch (batch 0 of epoch 1's order, which the seed's shuffling
+ * stream gives as trainModel will): gather and forward only, so nothing is trained.
+ */
+async function firstBatchLogits(model: CompiledModel, train: DeviceDataSet, seed: number): Promise<number[]> {
   const { backend } = model;
+  train.setOrder(new Random(seed + SHUFFLE_STREAM).permutation(train.count));
   const step = backend.tensor("first.step", "u32", [1], [0]);
   backend.run([train.gatherAt(model, step), ...model.forward]);
   const logits = await backend.read(model.logits.value);
@@ -194,43 +197,44 @@ export async function train(config: RunConfig): Promise<RunResult> {
   const loss: Series = { points: [], color: "#c33", label: "training loss" };
   const trainAccuracy: Series = { points: [], color: "#36c", label: "training" };
   const testAccuracy: Series = { points: [], color: "#393", label: "test" };
-  const shuffle = new Random(config.seed + SHUFFLE_STREAM);
-  const step = model.trainStep(trainSet.gatherFor(model));
-  let firstLogits: number[] = [], done = 0, trainingMs = 0, accuracy = NaN;
-  for (let epoch = 1; epoch <= config.epochs && done < totalSteps && !stopRequested; epoch++) {
-    trainSet.setOrder(shuffle.permutation(trainSet.count));
-    model.setLearningRate(learningRateAt(epoch, schedule));
-    model.resetTotals();
-    if (epoch === 1) firstLogits = await firstBatchLogits(model, trainSet);
-    let epochDone = 0, lossBefore = 0, samplesBefore = 0;
-    const epochSteps = Math.min(stepsPerEpoch, totalSteps - done);
-    while (epochDone < epochSteps && !stopRequested) {
-      const count = Math.min(STEPS_PER_CHUNK, epochSteps - epochDone);
-      const start = performance.now();
-      backend.run(step, count);
-      const [totals, sums] = [await backend.read(model.stats), await backend.read(model.lossSum)];
-      trainingMs += performance.now() - start;
-      epochDone += count;
-      done += count;
-      const lossTotal = sums[0] + sums[1];
-      loss.points.push([done, (lossTotal - lossBefore) / (totals[2] - samplesBefore)]);
-      trainAccuracy.points.push([done, totals[1] / totals[2]]);
-      [lossBefore, samplesBefore] = [lossTotal, totals[2]];
-      drawChart($("loss"), [loss], undefined, totalSteps);
-      drawChart($("accuracy"), [trainAccuracy, testAccuracy], 1, totalSteps);
-      status(
-        `epoch ${epoch}/${config.epochs}, step ${done}/${totalSteps}, ` +
-          `${(done / (trainingMs / 1000)).toFixed(0)} steps/s, loss ${loss.points.at(-1)![1].toFixed(4)}`,
-      );
-    }
-    status(`epoch ${epoch}: testing on ${testSet.count} images...`);
-    accuracy = (await evaluate(model, testSet)).accuracy;
-    testAccuracy.points.push([done, accuracy]);
-    drawChart($("accuracy"), [trainAccuracy, testAccuracy], 1, totalSteps);
-  }
-  const stepsPerSecond = done / (trainingMs / 1000);
+  const firstLogits = config.epochs > 0 ? await firstBatchLogits(model, trainSet, config.seed) : [];
+  // The library's loop; the curves are drawn from its progress readbacks (chunks of STEPS_PER_CHUNK).
+  let stepsBefore = 0, done = 0, lossBefore = 0, samplesBefore = 0;
+  const run = await trainModel(
+    model,
+    { train: trainSet, test: testSet },
+    { epochs: config.epochs, schedule, seed: config.seed, trainCount: trainSet.count },
+    {
+      maxSteps: totalSteps,
+      maxChunkSteps: STEPS_PER_CHUNK,
+      readLoss: true,
+      shouldStop: () => stopRequested,
+      onProgress: (epoch, epochDone, epochSteps, seconds, totals) => {
+        if (epochDone === 0 || totals.samples === samplesBefore) return;
+        done = stepsBefore + epochDone;
+        loss.points.push([done, (totals.lossSum - lossBefore) / (totals.samples - samplesBefore)]);
+        trainAccuracy.points.push([done, totals.correct / totals.samples]);
+        [lossBefore, samplesBefore] = [totals.lossSum, totals.samples];
+        drawChart($("loss"), [loss], undefined, totalSteps);
+        drawChart($("accuracy"), [trainAccuracy, testAccuracy], 1, totalSteps);
+        status(
+          `epoch ${epoch}/${config.epochs}, step ${done}/${totalSteps}, ` +
+            `${(epochDone / seconds).toFixed(0)} steps/s, loss ${loss.points.at(-1)![1].toFixed(4)}`,
+        );
+        if (epochDone === epochSteps) status(`epoch ${epoch}: testing on ${testSet.count} images...`);
+      },
+      onEpoch: (result, trained) => {
+        stepsBefore += trained.steps;
+        [lossBefore, samplesBefore] = [0, 0];
+        testAccuracy.points.push([stepsBefore, result.testAccuracy]);
+        drawChart($("accuracy"), [trainAccuracy, testAccuracy], 1, totalSteps);
+      },
+    },
+  );
+  const stepsPerSecond = stepsBefore / run.trainSeconds;
+  const accuracy = run.testAccuracy;
   status(
-    `${stopRequested ? "stopped" : "done"}: ${done} steps, ${stepsPerSecond.toFixed(0)} steps/s, ` +
+    `${stopRequested ? "stopped" : "done"}: ${stepsBefore} steps, ${stepsPerSecond.toFixed(0)} steps/s, ` +
       `test accuracy ${accuracy.toFixed(4)}`,
   );
   return {
@@ -238,7 +242,7 @@ export async function train(config: RunConfig): Promise<RunResult> {
     software: backend.adapter.isSoftware,
     firstLogits,
     losses: loss.points.map((p) => p[1]),
-    steps: done,
+    steps: stepsBefore,
     stepsPerSecond,
     testAccuracy: accuracy,
     kernelClock,

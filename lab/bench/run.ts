@@ -8,7 +8,8 @@ import { describeAdapter } from "../../engine/webgpu/device.ts";
 import type { KernelMode } from "../../engine/tuner.ts";
 import type { ModelSpec } from "../../models/model.ts";
 import { pytorchAvailable, startPytorchServer, stopPytorchServer } from "../peers/pytorch.ts";
-import { adapterLine, createBackend, loadStudyData, type StudyData } from "../session.ts";
+import { adapterLine, loadStudyData, type StudyData } from "../session.ts";
+import { createDenoBackend } from "../../io/webgpu.ts";
 import { oursDense, oursInference, oursTraining } from "./ours.ts";
 import {
   type Peer,
@@ -120,7 +121,7 @@ export class BenchRun {
   }
 
   async #backend(kind: BackendKind): Promise<Backend> {
-    const backend = await createBackend(kind);
+    const backend = await createDenoBackend(kind);
     if (backend.kind === "webgpu") {
       this.adapters.webgpu = describeAdapter(backend.adapter);
       this.adapters.webgpuIsSoftware = backend.adapter.isSoftware;

@@ -3,7 +3,7 @@
  * with tfjs-core ops (no tfjs-layers), timed the way we time ours, on TF.js's webgpu or cpu backend.
  */
 // TF.js is named here, not in deno.json's imports: only the bench needs it, and the offline bundle
-// (cli/bundle.ts) carries what deno.json's imports reach and placeholders for the rest.
+// (io/bundle.ts) carries what deno.json's imports reach and placeholders for the rest.
 // deno-lint-ignore no-import-prefix
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 // The Node entry of tfjs-core registers no gradients; the union bundle does so for the shared registry.

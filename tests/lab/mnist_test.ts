@@ -4,6 +4,8 @@ import { gzipSync } from "node:zlib";
 import { UserError } from "../../engine/errors.ts";
 import { imageSetFromIdx, loadMnist, parseIdx, pixelMeanStd } from "../../lab/mnist.ts";
 import golden from "../golden/mnist_stats.json" with { type: "json" };
+import { readIdx } from "../../lab/mnist.ts";
+import { assertRefused, IDX_LABELS, idxBytes, runTask, tinyMnistDir } from "../refusals.ts";
 
 /** The bytes of an IDX file of unsigned bytes with the given dimensions. */
 function idxFile(dims: number[], data: ArrayLike<number>): Uint8Array {
@@ -292,4 +294,76 @@ Deno.test("fuzz: mutated, truncated and extended IDX pairs parse correctly or th
       assert.doesNotMatch(error.message, /\n/, `case ${cases}`);
     }
   }
+});
+
+// Bad input (issue 14), beside the module it exercises.
+
+Deno.test("images that are not 28x28 are refused in one line naming the file", async () => {
+  for (const side of [14, 56]) {
+    const dir = await tinyMnistDir({ side });
+    assertRefused(
+      await runTask("train", ["mlp-8", "--backend", "cpu", "--epochs", "1", "--data", dir]),
+      new RegExp(`train-images-idx3-ubyte holds ${side}x${side} images, but the models take MNIST's 28x28`),
+    );
+  }
+});
+
+Deno.test("training pixels that are all one value (std 0) are refused", async () => {
+  const dir = await tinyMnistDir({ pixel: () => 0 });
+  assertRefused(
+    await runTask("train", ["mlp-8", "--backend", "cpu", "--epochs", "1", "--data", dir]),
+    /train-images-idx3-ubyte: every pixel has the value 0 \(standard deviation 0\)/,
+  );
+});
+
+/** The gzip of a labels file whose header says `count` labels but whose stream inflates to `bytes`. */
+async function gzipBomb(count: number, bytes: number): Promise<Uint8Array> {
+  const header = idxBytes(IDX_LABELS, [count], new Uint8Array(0));
+  let sent = 0;
+  const zeros = new Uint8Array(1 << 20);
+  const source = new ReadableStream<Uint8Array>({
+    start: (controller) => controller.enqueue(header),
+    pull(controller) {
+      if (sent >= bytes) return controller.close();
+      controller.enqueue(zeros);
+      sent += zeros.length;
+    },
+  });
+  const gzip = new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>;
+  return new Uint8Array(await new Response(source.pipeThrough(gzip)).arrayBuffer());
+}
+
+Deno.test("a gzip bomb is refused after reading a few KiB of it, never inflated whole", async () => {
+  // The header says 10 labels (10 bytes of data); the stream inflates to 100 MB.
+  const bomb = await gzipBomb(10, 100 * 2 ** 20);
+  let read = 0;
+  const source = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (read >= bomb.length) return controller.close();
+      const chunk = bomb.subarray(read, read + 8192);
+      read += chunk.length;
+      controller.enqueue(chunk);
+    },
+  }, { highWaterMark: 0 });
+  await assert.rejects(readIdx(source, "bomb.gz", "labels"), (error: Error) => {
+    assert.ok(error instanceof UserError, String(error));
+    assert.match(
+      error.message,
+      /^bomb\.gz has extra bytes: its header says 10 = 10 bytes .* inflates to more/,
+    );
+    return true;
+  });
+  // A few 8 KiB reads of the ~100 KB bomb (what the pipe reads ahead); never the whole of it.
+  assert.ok(bomb.length > 90_000, `the bomb is only ${bomb.length} bytes`);
+  assert.ok(read <= 4 * 8192, `read ${read} of the bomb's ${bomb.length} bytes`);
+});
+
+Deno.test("train on a folder holding a gzip bomb: one line, exit 2", async () => {
+  const dir = await tinyMnistDir();
+  await Deno.remove(`${dir}/train-labels-idx1-ubyte`);
+  await Deno.writeFile(`${dir}/train-labels-idx1-ubyte.gz`, await gzipBomb(8, 64 * 2 ** 20));
+  assertRefused(
+    await runTask("train", ["mlp-8", "--backend", "cpu", "--epochs", "1", "--data", dir]),
+    /train-labels-idx1-ubyte\.gz has extra bytes: its header says 8 = 8 bytes/,
+  );
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { UserError } from "../../engine/errors.ts";
-import { writeFigures } from "../../cli/report.ts";
+import { writeFigures } from "../../lab/report.ts";
 import { doneKeys, formatResults, readResults } from "../../lab/results.ts";
 import { syntheticRow, syntheticSweep } from "./rows.ts";
 

@@ -8,6 +8,10 @@ import { readResults, RESULT_COLUMNS } from "../../lab/results.ts";
 import { mergeStores, ResultStore, storePath } from "../../lab/store.ts";
 import { REPO_ROOT } from "../helpers.ts";
 import { syntheticRow } from "./rows.ts";
+import { assertRefused, runTask, tinyMnistDir } from "../refusals.ts";
+
+const tiny = await tinyMnistDir();
+const refusalTmp = await Deno.makeTempDir({ prefix: "store-refusals-" });
 
 const PROTOCOL = { epochs: "20", "batch size": "4", seeds: "0" };
 
@@ -186,4 +190,18 @@ Deno.test("merging stores joins their seeds, refuses mixed protocols and conflic
     const clash = make("d", PROTOCOL, [{ ...syntheticRow("lenet5", [], "cpu", 0), test_accuracy: 0.1 }]);
     assert.throws(() => mergeStores([a, clash], `${dir}/m3.csv`), /lenet5, cpu, seed 0 differs between/);
   });
+});
+
+// Bad input (issue 14), beside the module it exercises.
+
+Deno.test("a sweep into an output CSV that is not its store's is refused, and the file is kept", async () => {
+  const csv = `${refusalTmp}/theirs.csv`;
+  const theirs = "model,accuracy\nmine,0.99\n";
+  await Deno.writeTextFile(csv, theirs);
+  const result = await runTask("sweep", [
+    ...["--models", "mlp-8", "--paths", "cpu", "--train-backend", "cpu", "--epochs", "1", "--data", tiny],
+    ...["--out", csv, "--figures", `${refusalTmp}/figures-6`],
+  ]);
+  assertRefused(result, /theirs\.csv/);
+  assert.equal(await Deno.readTextFile(csv), theirs);
 });

@@ -4,8 +4,12 @@
  * jobs, budgets, shards, and bad flags refused in one line.
  */
 import assert from "node:assert/strict";
+import { loadSafetensors } from "../../io/checkpoint_file.ts";
 import { readResults, RESULT_COLUMNS, resultKey, type ResultRow } from "../../lab/results.ts";
 import { gpuBackend, REPO_ROOT, taskArgs } from "../helpers.ts";
+import { assertRefused, runTask } from "../refusals.ts";
+
+const refusalTmp = await Deno.makeTempDir({ prefix: "sweep-refusals-" });
 
 // Run as `deno task sweep` runs it, with the task's permissions.
 const DENO_ARGS = taskArgs("sweep");
@@ -159,6 +163,29 @@ Deno.test("a rerun with another batch size or seed list into an existing output 
   assert.equal(await Deno.readTextFile(`${dir}/sweep.csv`), csv, "the refused runs changed the results");
 });
 
+Deno.test("--save-dir keeps a library checkpoint per model and seed, which a rerun measures from", async () => {
+  const dir = await Deno.makeTempDir(), saveDir = `${dir}/checkpoints`;
+  const first = await sweep(dir, [...CPU_ONLY, "--models", "mlp-16", "--save-dir", saveDir]);
+  assert.equal(first.code, 0, first.stderr);
+  const path = `${saveDir}/mlp-16-seed0.safetensors`;
+  // A checkpoint as train --save writes it: the model's name first, then the protocol, loadable by eval.
+  const { metadata } = await loadSafetensors(path);
+  assert.deepEqual(Object.keys(metadata).slice(0, 3), ["model", "epochs", "seed"]);
+  assert.equal(metadata.model, "mlp-16");
+  const [trained] = await readResults(`${dir}/sweep.csv`);
+  assert.equal(Number(metadata.testAccuracy), trained.test_accuracy);
+
+  const again = await sweep(
+    dir,
+    [...CPU_ONLY, "--models", "mlp-16", "--save-dir", saveDir],
+    `${dir}/again.csv`,
+  );
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /trained in an earlier run, measuring .*mlp-16-seed0\.safetensors/);
+  const [measured] = await readResults(`${dir}/again.csv`);
+  assert.equal(measured.test_accuracy, trained.test_accuracy);
+});
+
 /** Longer epochs, so that a kill can land between two of them. */
 const THREE_EPOCHS = [...CPU_ONLY, "--models", "mlp-16", "--epochs", "3", "--train-limit", "6000"];
 
@@ -273,3 +300,30 @@ function assertOneLineError(code: number, stderr: string, expected: RegExp): voi
   assert.match(lines[0], /^error: /);
   assert.match(lines[0], expected);
 }
+
+// Bad input (issue 14), beside the module it exercises.
+
+Deno.test("an empty --figures or --out is refused, not read as the root folder", async () => {
+  for (const flag of ["--figures", "--out"]) {
+    assertRefused(
+      await runTask("sweep", [flag, "", "--data", "/nonexistent/mnist"]),
+      /(output folder|--out) "": the path is empty/,
+    );
+  }
+});
+
+Deno.test("a sweep that fails does not create its figures folder", async () => {
+  const figures = `${refusalTmp}/sweep-figures`;
+  const result = await runTask("sweep", [
+    "--models",
+    "mlp-8",
+    "--out",
+    `${refusalTmp}/sweep/sweep.csv`,
+    "--figures",
+    figures,
+    "--data",
+    "/nonexistent/mnist",
+  ]);
+  assertRefused(result, /\/nonexistent\/mnist/);
+  await assert.rejects(Deno.stat(figures), Deno.errors.NotFound);
+});

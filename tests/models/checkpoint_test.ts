@@ -5,6 +5,10 @@ import { loadMnist } from "../../lab/mnist.ts";
 import { pytorchEvaluateCheckpoint } from "../../lab/peers/pytorch.ts";
 import { runCli } from "../helpers.ts";
 import { pytorchForTests } from "../pytorch_tests.ts";
+import { assertRefused, mlp8Checkpoint, runTask, shortRun, tinyMnistDir } from "../refusals.ts";
+
+const tiny = await tinyMnistDir();
+const tmp = await Deno.makeTempDir({ prefix: "checkpoint-test-" });
 
 const TRAIN = new URL("../../cli/train.ts", import.meta.url).pathname;
 const SHORT = ["--epochs", "1", "--train-limit", "2000", "--test-limit", "1000", "--json"];
@@ -56,4 +60,36 @@ Deno.test("PyTorch loads a checkpoint with strict=True and gets our test accurac
     assert.equal(theirs.testAccuracy, ours, `${model}: PyTorch ${theirs.testAccuracy}, ours ${ours}`);
   }
   await Deno.remove(dir, { recursive: true });
+});
+
+// Bad input (issue 14), beside the module it exercises.
+
+for (const value of [NaN, Infinity, -Infinity]) {
+  Deno.test(`a checkpoint holding ${value} is refused, naming the tensor`, async () => {
+    const path = await mlp8Checkpoint(
+      tmp,
+      `bad-${value}.safetensors`,
+      (data) => data.get("fc2.bias")![3] = value,
+    );
+    for (const cli of ["train", "eval"]) {
+      const extra = cli === "train"
+        ? [...shortRun(tiny), "--epochs", "0"]
+        : ["--data", tiny, "--paths", "cpu"];
+      assertRefused(
+        await runTask(cli, ["mlp-8", "--weights", path, ...extra]),
+        new RegExp(`tensor fc2\\.bias holds ${value} at index 3`),
+      );
+    }
+  });
+}
+
+Deno.test("train --weights refuses a checkpoint whose metadata names another model, as eval does", async () => {
+  // The tensors fit mlp-8; only the metadata says it is something else.
+  const path = await mlp8Checkpoint(tmp, "other.safetensors", undefined, { model: "mlp-8-8" });
+  for (const cli of ["train", "eval"]) {
+    assertRefused(
+      await runTask(cli, ["mlp-8", "--weights", path, "--data", tiny]),
+      /is a checkpoint of mlp-8-8, not mlp-8: name the model it was saved for/,
+    );
+  }
 });

@@ -4,6 +4,7 @@ import { Random } from "../../engine/random.ts";
 import { deviceDataSets, loadStudyData, type StudyData } from "../../lab/session.ts";
 import { CompiledModel } from "../../models/model.ts";
 import { evaluate, trainEpoch } from "../../models/epoch.ts";
+import { trainModel } from "../../models/trainer.ts";
 import { mlp } from "../../models/zoo.ts";
 import { lenet5 } from "../../models/lenet5.ts";
 import { cpuBackend, gpuBackend } from "../helpers.ts";
@@ -81,4 +82,59 @@ Deno.test("one model spec compiles any number of times to the same model", () =>
   assert.deepEqual(second.activations().map((t) => t.length), first.activations().map((t) => t.length));
   assert.equal(first.describe().filter((line) => /tanh/.test(line)).length, 4, "tanh fused into 4 layers");
   assert.equal(first.forward.length, second.forward.length);
+});
+
+Deno.test("trainModel with maxSteps stops there, tests that epoch, and keeps a cut epoch from afterEpoch", async () => {
+  const study = { ...(await subset()), trainCount: 400, testCount: 100 };
+  const backend = cpuBackend();
+  const model = new CompiledModel(backend, mlp([16]), 4, 1);
+  const sets = deviceDataSets(backend, study);
+  const saved: number[] = [], chunks: { done: number; lossSum: number; samples: number }[] = [];
+  const run = await trainModel(
+    model,
+    sets,
+    { epochs: 3, schedule: [{ fromEpoch: 1, rate: 0.01 }], seed: 0, trainCount: 400 },
+    {
+      maxSteps: 130,
+      maxChunkSteps: 25,
+      readLoss: true,
+      afterEpoch: (progress) => void saved.push(progress.epoch),
+      onProgress: (_epoch, done, _steps, _seconds, totals) => chunks.push({ done, ...totals }),
+    },
+  );
+  // 100 steps in epoch 1, 30 in epoch 2; only the whole epoch 1 can be resumed.
+  assert.deepEqual(run.history.map((epoch) => epoch.epoch), [1, 2]);
+  assert.deepEqual(saved, [1]);
+  assert.ok(Number.isFinite(run.testAccuracy));
+  assert.equal(chunks.at(-1)!.done, 30);
+  assert.ok(chunks.every((chunk) => Number.isFinite(chunk.lossSum) && chunk.samples === 4 * chunk.done));
+  const steps = chunks.map((chunk) => chunk.done);
+  assert.ok(
+    steps.every((done, i) => i === 0 || done - steps[i - 1] <= 25 || done < steps[i - 1]),
+    `${steps}`,
+  );
+});
+
+Deno.test("trainModel's shouldStop ends the run after the chunk it is asked in", async () => {
+  const study = { ...(await subset()), trainCount: 400, testCount: 100 };
+  const backend = cpuBackend();
+  const model = new CompiledModel(backend, mlp([16]), 4, 1);
+  const sets = deviceDataSets(backend, study);
+  let asked = 0;
+  const run = await trainModel(
+    model,
+    sets,
+    { epochs: 2, schedule: [{ fromEpoch: 1, rate: 0.01 }], seed: 0, trainCount: 400 },
+    { maxChunkSteps: 10, shouldStop: () => ++asked >= 3, testEachEpoch: false },
+  );
+  assert.equal(run.history.length, 1);
+  assert.ok(Number.isNaN(run.testAccuracy));
+  let trained = 0;
+  await trainModel(
+    model,
+    sets,
+    { epochs: 1, schedule: [{ fromEpoch: 1, rate: 0.01 }], seed: 0, trainCount: 400 },
+    { maxChunkSteps: 10, shouldStop: () => true, onEpoch: (_result, pass) => void (trained = pass.steps) },
+  );
+  assert.equal(trained, 8, "the first chunk (8 steps), then the stop");
 });

@@ -1,7 +1,7 @@
 /**
  * The page in a real browser: headless Chromium (Debian's chromium, which scripts/setup.sh installs;
- * WebGPU on its SwiftShader software adapter) loads the page from cli/serve.ts, trains mlp-30
- * for 300 steps from seed 0, and classifies a drawn digit. Its first step's logits must match Deno's
+ * WebGPU on its SwiftShader software adapter) loads the page from io/page_server.ts (what deno task
+ * serve serves), trains mlp-30 for 300 steps from seed 0, and classifies a drawn digit. Its first step's logits must match Deno's
  * (the twins, and Deno's WebGPU where it has an adapter) within the parity tolerance.
  * BROWSER_SCREENSHOT=docs/browser.png saves the page's screenshot there.
  */
@@ -12,7 +12,7 @@ import puppeteer from "npm:puppeteer-core@24.43.1";
 import type { Backend } from "../../engine/backend.ts";
 import { loadMnist, pixelMeanStd } from "../../lab/mnist.ts";
 import { PROTOCOL } from "../../lab/protocol.ts";
-import { pageHandler } from "../../cli/serve.ts";
+import { pageHandler } from "../../io/page_server.ts";
 import { DeviceDataSet } from "../../models/dataset.ts";
 import { CompiledModel } from "../../models/model.ts";
 import { SHUFFLE_STREAM } from "../../models/trainer.ts";

@@ -3,7 +3,7 @@
  * limit with its files written (a software adapter here: the GPU figures it prints are not a real GPU's).
  */
 import assert from "node:assert/strict";
-import { defaultJobs, finishedModels, planFromArgs, studyEstimate } from "../../cli/gpu_study.ts";
+import { defaultJobs, finishedModels, planFromArgs, studyEstimate } from "../../lab/gpu_study.ts";
 import { UserError } from "../../engine/errors.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");

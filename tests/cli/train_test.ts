@@ -6,6 +6,10 @@ import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import { encodeSafetensors } from "../../engine/safetensors.ts";
 import { gpuBackend, runCli } from "../helpers.ts";
+import { assertRefused, mlp8Checkpoint, runTask, shortRun, tinyMnistDir } from "../refusals.ts";
+
+const tiny = await tinyMnistDir();
+const refusalTmp = await Deno.makeTempDir({ prefix: "train-refusals-" });
 
 const TRAIN = new URL("../../cli/train.ts", import.meta.url).pathname;
 
@@ -179,4 +183,46 @@ Deno.test("no half-written file: a refused --save leaves nothing behind", async 
   const { code } = await runCli(TRAIN, ["mlp-30", "--weights", truncated, "--save", `${dir}/m.safetensors`]);
   assert.notEqual(code, 0);
   assert.deepEqual([...Deno.readDirSync(dir)], []);
+});
+
+// Bad input (issue 14), beside the module it exercises.
+
+Deno.test("--help states each numeric flag's range", async () => {
+  const help = await runTask("train", ["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /ranges: .*--epochs 0\.\.1,000.*--seed 0\.\.4,294,967,295/);
+});
+
+Deno.test("--save onto a folder, an empty path, a FIFO or a symbolic link: refused before training", async () => {
+  const folder = await Deno.makeTempDir();
+  const target = `${refusalTmp}/target.txt`;
+  await Deno.writeTextFile(target, "keep me");
+  const link = `${refusalTmp}/link.safetensors`;
+  await Deno.symlink(target, link);
+  const fifo = `${refusalTmp}/fifo`;
+  assert.equal((await new Deno.Command("mkfifo", { args: [fifo] }).output()).code, 0);
+  for (
+    const [save, expected] of [
+      [folder, /--save .* is a folder, not a regular file/],
+      ["", /--save "": the path is empty/],
+      [link, /--save .*link\.safetensors is a symbolic link, not a regular file/],
+      [fifo, /--save .*fifo is a device or other special file, not a regular file/],
+    ] as const
+  ) {
+    assertRefused(
+      await runTask("train", ["mlp-8", ...shortRun(tiny), "--epochs", "1", "--save", save]),
+      expected,
+    );
+  }
+  assert.ok((await Deno.lstat(link)).isSymlink);
+  assert.equal(await Deno.readTextFile(target), "keep me");
+  assert.ok((await Deno.lstat(fifo)).isFifo);
+  assert.deepEqual([...Deno.readDirSync(folder)], []);
+});
+
+Deno.test("train --epochs 0 --weights X prints the test accuracy without --json too", async () => {
+  const path = await mlp8Checkpoint(refusalTmp, "good.safetensors");
+  const result = await runTask("train", ["mlp-8", "--weights", path, ...shortRun(tiny), "--epochs", "0"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /test accuracy 0\.\d{4}/);
 });

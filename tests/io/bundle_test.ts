@@ -4,7 +4,7 @@
  * and DENO_DIR, and Deno, the DejaVu font and Vulkan's loader of this machine hidden.
  */
 import assert from "node:assert/strict";
-import { BUNDLE_LIMIT_BYTES, lockSpecifier, parsePackageKey, partitionPackages } from "../../cli/bundle.ts";
+import { BUNDLE_LIMIT_BYTES, lockSpecifier, parsePackageKey, partitionPackages } from "../../io/bundle.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
