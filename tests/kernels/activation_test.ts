@@ -6,7 +6,7 @@
 import { ACT } from "../../engine/constants.ts";
 import type { Constants } from "../../engine/backend.ts";
 import { type Kernel, kernels } from "../../engine/kernels.ts";
-import { assertClose, cpuBackend, f32, loadGolden, Random, randomArray } from "../helpers.ts";
+import { assertClose, cpuBackend, f32, loadGolden, type Random, randomArray } from "../helpers.ts";
 import { type CaseBuilder, checkKernel, poison, runProgram, same } from "./check.ts";
 
 const relu = (s: number) => s > 0 ? s : 0;
