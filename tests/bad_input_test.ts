@@ -13,7 +13,7 @@ import { FLAG_RANGES, integerFlag, numberFlag } from "../io/command.ts";
 import { readIdx } from "../lab/mnist.ts";
 import { CompiledModel } from "../models/model.ts";
 import { modelByName } from "../models/zoo.ts";
-import { gpuBackend, REPO_ROOT, taskArgs } from "./helpers.ts";
+import { REPO_ROOT, taskArgs } from "./helpers.ts";
 
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
@@ -496,26 +496,4 @@ Deno.test("7. a sweep that fails does not create its figures folder", async () =
   ]);
   assertRefused(result, /\/nonexistent\/mnist/);
   await assert.rejects(Deno.stat(figures), Deno.errors.NotFound);
-});
-
-Deno.test("7. 'or --backend cpu' is offered only where the CPU path takes the size", async (t) => {
-  if (!await gpuBackend()) {
-    return void await t.step({ name: "no WebGPU adapter", ignore: true, fn: () => {} });
-  }
-  const gpu = (await gpuBackend())!;
-  const mib = 2 ** 20;
-  const over = (bytes: number) => {
-    try {
-      gpu.tensor("big", "f32", [bytes / 4]);
-      return undefined;
-    } catch (error) {
-      return (error as Error).message;
-    }
-  };
-  // Over the adapter's limit and over the CPU path's 2 GiB: no CPU hint.
-  const both = over(Math.max(gpu.maxTensorBytes, 2 ** 31) + mib);
-  assert.match(both ?? "", /choose a smaller model$/);
-  if (gpu.maxTensorBytes + mib <= 2 ** 31) {
-    assert.match(over(gpu.maxTensorBytes + mib) ?? "", /choose a smaller model or --backend cpu$/);
-  }
 });
