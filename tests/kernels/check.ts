@@ -2,15 +2,18 @@
  * The kernel-check helper (in the spirit of tinygrad's `helper_test_op`): one call checks one kernel at
  * one shape, so that a family's test is one line per shape.
  *
- * A family's test supplies a `KernelCase` builder: the bindings' initial contents (filled
- * deterministically from a seeded Random) and, for each binding the kernel writes, its expected contents
- * from a naive float64 loop, NaN where the kernel must leave an output alone. `checkKernel` then
- * - poisons nothing itself: outputs start as the case fills them (NaN, so an element left unwritten fails);
- * - runs the kernel on the CPU twin and checks every written binding against the reference (floats within
- *   TOLERANCE, NaN where NaN is expected; integers exactly), and every other binding bit for bit unchanged;
- * - runs it on the GPU (when there is an adapter) and checks the same bindings against the twin: floats
- *   within TOLERANCE (or bit for bit where the case says so), integers exactly, the rest unchanged.
- * `checkGradients` checks a backward pass against central finite differences of the forward twin.
+ * A family's test supplies a `CaseBuilder`: every binding's initial contents, filled deterministically
+ * from a seeded Random, with outputs poisoned (NaN, see `poison`); and, for each binding the kernel
+ * writes, its expected contents from a naive float64 loop, NaN where the kernel must leave it alone.
+ * `checkKernel` then runs the kernel
+ * - on the CPU twin: each written binding against the reference (floats within TOLERANCE, or the case's
+ *   own, NaN exactly where NaN is expected, so an element left unwritten or written outside its slice
+ *   fails; integers exactly), every other binding bit for bit as it was;
+ * - on the GPU, when there is an adapter: each written binding against the twin (floats within TOLERANCE,
+ *   as sums in another order differ by about 1e-6 relative, or bit for bit where the case says so;
+ *   integers exactly), every other binding bit for bit as it was.
+ * `checkGradients` checks a backward pass against central finite differences of the forward twin;
+ * `runProgram` runs several kernels on shared tensors, as a layer dispatches them.
  */
 import { AssertionError } from "node:assert/strict";
 import type { Backend, Constants, Dispatch, Tensor } from "../../engine/backend.ts";
