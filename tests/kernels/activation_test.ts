@@ -7,7 +7,7 @@ import { ACT } from "../../engine/constants.ts";
 import type { Constants } from "../../engine/backend.ts";
 import { type Kernel, kernels } from "../../engine/kernels.ts";
 import { assertClose, cpuBackend, f32, loadGolden, type Random, randomArray } from "../helpers.ts";
-import { type CaseBuilder, checkKernel, poison, runProgram, same } from "./check.ts";
+import { type CaseBuilder, checkKernel, map64, poison, runProgram, same } from "./check.ts";
 
 const relu = (s: number) => s > 0 ? s : 0;
 const FUNCTIONS = { [ACT.relu]: relu, [ACT.tanh]: Math.tanh } as Record<number, (s: number) => number>;
@@ -46,14 +46,19 @@ function testInputs(random: Random, N: number): Float32Array {
   return x;
 }
 
-/** A cheap hash instead of Random, for millions of elements: x in [-5, 5], dy in [-1, 1]. */
+const hashed = new Map<number, { x: Float32Array; dy: Float32Array }>();
+
+/** A cheap hash instead of Random, for millions of elements (made once per N): x in [-5, 5], dy in [-1, 1]. */
 function hashedInputs(N: number) {
-  const x = new Float32Array(N), dy = new Float32Array(N);
-  for (let i = 0; i < N; i++) {
-    x[i] = ((Math.imul(i, 2654435761) >>> 0) % 20001 - 10000) / 2000;
-    dy[i] = ((Math.imul(i, 40503) >>> 0) % 2001 - 1000) / 1000;
+  if (!hashed.has(N)) {
+    const x = new Float32Array(N), dy = new Float32Array(N);
+    for (let i = 0; i < N; i++) {
+      x[i] = ((Math.imul(i, 2654435761) >>> 0) % 20001 - 10000) / 2000;
+      dy[i] = ((Math.imul(i, 40503) >>> 0) % 2001 - 1000) / 1000;
+    }
+    hashed.set(N, { x, dy });
   }
-  return { x, dy };
+  return hashed.get(N)!;
 }
 
 type Inputs = (N: number, random: Random) => { x: Float32Array; dy: Float32Array };
@@ -64,12 +69,12 @@ const forwardCase = (act: number, inputs = randomInputs): CaseBuilder => (c, ran
   const { x } = inputs(c.N, random);
   return {
     bindings: { x: f32(x), y: f32(poison(c.N)) },
-    expected: { y: Float64Array.from(x, FUNCTIONS[act]) },
+    expected: { y: map64(x, FUNCTIONS[act]) },
   };
 };
 
 /** The forward's float32 output, as the layer saves it (ReLU's exact zeros, tanh's exact +-1). */
-const savedOutput = (act: number, x: Float32Array) => Float32Array.from(x, FUNCTIONS[act]);
+const savedOutput = (act: number, x: Float32Array) => new Float32Array(map64(x, FUNCTIONS[act]));
 
 /** dx = dy * act'(y) into a poisoned dx. */
 const backwardCase = (act: number, inputs = randomInputs): CaseBuilder => (c, random) => {
@@ -77,7 +82,7 @@ const backwardCase = (act: number, inputs = randomInputs): CaseBuilder => (c, ra
   const y = savedOutput(act, x);
   return {
     bindings: { y_saved: f32(y), dy: f32(dy), dx: f32(poison(c.N)) },
-    expected: { dx: Float64Array.from(dy, (d, i) => d * SLOPES[act](y[i])) },
+    expected: { dx: map64(dy, (d, i) => d * SLOPES[act](y[i])) },
   };
 };
 
@@ -88,7 +93,7 @@ const gradientCase: CaseBuilder = (c, random) => {
   for (let i = 0; i < c.N; i += 5) y[i] = saved[i];
   return {
     bindings: { g: f32(dy), y_saved: f32(y) },
-    expected: { g: Float64Array.from(dy, (d, i) => d * SLOPES[c.ACT](y[i])) },
+    expected: { g: map64(dy, (d, i) => d * SLOPES[c.ACT](y[i])) },
   };
 };
 

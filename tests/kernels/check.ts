@@ -52,6 +52,19 @@ export function poison(length: number): Float32Array {
   return new Float32Array(length).fill(NaN);
 }
 
+/** `f` of each element into float64, by a plain loop (Float64Array.from with a function is far slower on millions). */
+export function map64(values: ArrayLike<number>, f: (value: number, index: number) => number): Float64Array {
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = f(values[i], i);
+  return out;
+}
+
+/** A binding's contents as its tensor holds them (float32 or u32 words). */
+function asHeld({ dtype, data }: HostArray): Float32Array | Uint32Array {
+  if (dtype === "f32") return data instanceof Float32Array ? data.slice() : Float32Array.from(data);
+  return data instanceof Uint32Array ? data.slice() : Uint32Array.from(data);
+}
+
 export function describe(kernel: Kernel, constants: Constants): string {
   return `${kernel.entry} ${JSON.stringify(constants)}`;
 }
@@ -71,11 +84,7 @@ export async function checkKernel(
   }
   const what = describe(kernel, constants);
   // Each binding as its tensor holds it (float32 or u32), to compare what must stay unchanged with.
-  const held = Object.fromEntries(
-    Object.entries(bindings).map((
-      [name, { dtype, data }],
-    ) => [name, dtype === "f32" ? Float32Array.from(data) : Uint32Array.from(data)]),
-  );
+  const held = Object.fromEntries(Object.entries(bindings).map(([name, binding]) => [name, asHeld(binding)]));
   const twin = await runKernel(cpuBackend(), kernel, bindings, constants);
   for (const [name, { dtype }] of Object.entries(bindings)) {
     const label = `${what} twin ${name}`;
