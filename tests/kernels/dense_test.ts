@@ -116,6 +116,7 @@ const VEC4 = [
   kernels.dense_backward_input_vec4,
   kernels.dense_backward_weight_vec4,
 ];
+const VEC4_AND_SCALAR = [...VEC4, ...SCALAR];
 const BATCH16 = [kernels.dense_forward_vec4_batch16, kernels.dense_forward];
 const EVERY = "every variant";
 const { identity, relu, tanh } = ACT;
@@ -153,22 +154,22 @@ const SHAPES: [Kernel[] | typeof EVERY, Constants][] = [
     { B: 7, IN: 37, OUT: 23, OUT_TOTAL: 70, O0: 41, ACT, ACCUMULATE: 1 },
   ]),
   // The vec4 tiles: IN a multiple of 4 but not of 16, and some that are; the scalar kernels at the same shapes.
-  [[...VEC4, ...SCALAR], { B: 1, IN: 4, OUT: 1, ACT: identity }],
-  [[...VEC4, ...SCALAR], { B: 3, IN: 36, OUT: 10, ACT: identity }],
-  [[...VEC4, ...SCALAR], { B: 4, IN: 68, OUT: 23, ACT: identity }],
-  [[...VEC4, ...SCALAR], { B: 7, IN: 784, OUT: 70, ACT: identity }],
-  [[...VEC4, ...SCALAR], { B: 64, IN: 400, OUT: 130, ACT: identity }],
-  [[...VEC4, ...SCALAR], { B: 1, IN: 68, OUT: 23, ACT: relu }],
-  [[...VEC4, ...SCALAR], { B: 3, IN: 784, OUT: 70, ACT: relu }],
-  [[...VEC4, ...SCALAR], { B: 4, IN: 400, OUT: 130, ACT: relu }],
-  [[...VEC4, ...SCALAR], { B: 7, IN: 16, OUT: 17, ACT: relu }],
-  [[...VEC4, ...SCALAR], { B: 64, IN: 4, OUT: 1, ACT: relu }],
-  [[...VEC4, ...SCALAR], { B: 1, IN: 400, OUT: 130, ACT: tanh }],
-  [[...VEC4, ...SCALAR], { B: 3, IN: 16, OUT: 17, ACT: tanh }],
-  [[...VEC4, ...SCALAR], { B: 4, IN: 4, OUT: 1, ACT: tanh }],
-  [[...VEC4, ...SCALAR], { B: 7, IN: 36, OUT: 10, ACT: tanh }],
-  [[...VEC4, ...SCALAR], { B: 64, IN: 68, OUT: 23, ACT: tanh }],
-  [[...VEC4, ...SCALAR], { B: 5, IN: 36, OUT: 23, OUT_TOTAL: 70, O0: 41, ACT: tanh, ACCUMULATE: 1 }],
+  [VEC4_AND_SCALAR, { B: 1, IN: 4, OUT: 1, ACT: identity }],
+  [VEC4_AND_SCALAR, { B: 3, IN: 36, OUT: 10, ACT: identity }],
+  [VEC4_AND_SCALAR, { B: 4, IN: 68, OUT: 23, ACT: identity }],
+  [VEC4_AND_SCALAR, { B: 7, IN: 784, OUT: 70, ACT: identity }],
+  [VEC4_AND_SCALAR, { B: 64, IN: 400, OUT: 130, ACT: identity }],
+  [VEC4_AND_SCALAR, { B: 1, IN: 68, OUT: 23, ACT: relu }],
+  [VEC4_AND_SCALAR, { B: 3, IN: 784, OUT: 70, ACT: relu }],
+  [VEC4_AND_SCALAR, { B: 4, IN: 400, OUT: 130, ACT: relu }],
+  [VEC4_AND_SCALAR, { B: 7, IN: 16, OUT: 17, ACT: relu }],
+  [VEC4_AND_SCALAR, { B: 64, IN: 4, OUT: 1, ACT: relu }],
+  [VEC4_AND_SCALAR, { B: 1, IN: 400, OUT: 130, ACT: tanh }],
+  [VEC4_AND_SCALAR, { B: 3, IN: 16, OUT: 17, ACT: tanh }],
+  [VEC4_AND_SCALAR, { B: 4, IN: 4, OUT: 1, ACT: tanh }],
+  [VEC4_AND_SCALAR, { B: 7, IN: 36, OUT: 10, ACT: tanh }],
+  [VEC4_AND_SCALAR, { B: 64, IN: 68, OUT: 23, ACT: tanh }],
+  [VEC4_AND_SCALAR, { B: 5, IN: 36, OUT: 23, OUT_TOTAL: 70, O0: 41, ACT: tanh, ACCUMULATE: 1 }],
   // Batch tiles of 16 that the batch fills, leaves short, and spans several times.
   [BATCH16, { B: 16, IN: 36, OUT: 10, ACT: relu }],
   [BATCH16, { B: 21, IN: 68, OUT: 23, ACT: relu }],
