@@ -18,7 +18,7 @@
 import { AssertionError } from "node:assert/strict";
 import type { Backend, Constants, Dispatch, Tensor } from "../../engine/backend.ts";
 import type { Kernel } from "../../engine/kernels.ts";
-import { cpuBackend, gpuBackend, type HostArray, Random, runKernel, TOLERANCE } from "../helpers.ts";
+import { cpuBackend, gpuBackend, type HostArray, Random, TOLERANCE } from "../helpers.ts";
 
 export interface Tolerance {
   readonly relative: number;
@@ -170,6 +170,16 @@ export type Step = readonly [Kernel, Record<string, ArrayBinding>, Constants];
 /** The same binding names as the program's arrays: `{ x: "x", w: "w" }` from `same("x", "w")`. */
 export function same(...names: string[]): Record<string, string> {
   return Object.fromEntries(names.map((name) => [name, name]));
+}
+
+/** Runs one kernel once on tensors holding `bindings` (same names), then reads every binding back. */
+export function runKernel(
+  backend: Backend,
+  kernel: Kernel,
+  bindings: Record<string, HostArray>,
+  constants: Constants,
+): Promise<Record<string, Float32Array | Uint32Array>> {
+  return runProgram(backend, bindings, [[kernel, same(...Object.keys(bindings)), constants]]);
 }
 
 /**
