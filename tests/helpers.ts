@@ -1,11 +1,10 @@
 /**
- * Shared by the kernel tests: the parity tolerance (stated once), one WebGPU backend for the whole
- * run, PyTorch's golden files, and a runner that executes one kernel on any backend.
+ * Shared by the tests: the parity tolerance (stated once), one WebGPU backend for the whole run, PyTorch's
+ * golden files, and the CLI runners. The kernel-check helper is tests/kernels/check.ts.
  */
 import { AssertionError } from "node:assert/strict";
-import type { Backend, Constants, DType } from "../engine/backend.ts";
+import type { DType } from "../engine/backend.ts";
 import { CpuBackend } from "../engine/cpu/backend.ts";
-import type { Kernel } from "../engine/kernels.ts";
 import { Random } from "../engine/random.ts";
 import { WebGpuBackend } from "../engine/webgpu/backend.ts";
 import { prepareWebGpuEnvironment } from "../io/webgpu.ts";
@@ -79,30 +78,6 @@ export interface HostArray {
 export const f32 = (data: ArrayLike<number>): HostArray => ({ dtype: "f32", data });
 export const u32 = (data: ArrayLike<number>): HostArray => ({ dtype: "u32", data });
 
-/**
- * Runs one kernel once on a backend: every binding is a fresh tensor holding its array, and every
- * binding comes back afterwards, so tests compare whatever the kernel wrote.
- */
-export async function runKernel(
-  backend: Backend,
-  kernel: Kernel,
-  bindings: Record<string, HostArray>,
-  constants: Constants,
-): Promise<Record<string, Float32Array | Uint32Array>> {
-  const tensors = Object.fromEntries(
-    Object.entries(bindings).map((
-      [name, { dtype, data }],
-    ) => [name, backend.tensor(name, dtype, [data.length], data)]),
-  );
-  backend.run([backend.dispatch(kernel, tensors, constants)]);
-  const out: Record<string, Float32Array | Uint32Array> = {};
-  for (const [name, tensor] of Object.entries(tensors)) {
-    out[name] = await backend.read(tensor);
-    backend.release(tensor);
-  }
-  return out;
-}
-
 export function randomArray(random: Random, length: number, scale = 1): Float32Array {
   const values = new Float32Array(length);
   for (let i = 0; i < length; i++) values[i] = random.symmetric(scale);
@@ -131,28 +106,6 @@ export function loadGolden(name: string): Golden {
       }]),
     );
   return { note: raw.note, inputs: convert(raw.inputs), outputs: convert(raw.outputs) };
-}
-
-/**
- * Central finite differences of a scalar function of `x`, evaluated in float64 around float32
- * inputs: the check that a twin's backward is the derivative of its forward.
- */
-export function finiteDifferences(
-  f: (x: Float32Array) => number,
-  x: Float32Array,
-  step = 1e-2,
-): Float64Array {
-  const gradient = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const original = x[i];
-    x[i] = original + step;
-    const up = f(x);
-    x[i] = original - step;
-    const down = f(x);
-    x[i] = original;
-    gradient[i] = (up - down) / (2 * step);
-  }
-  return gradient;
 }
 
 /** Runs one of the CLIs as a user would, capturing its exit code and output. */

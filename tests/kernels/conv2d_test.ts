@@ -1,228 +1,344 @@
+/**
+ * The convolution kernels (forward, pre-activation gradient, input gradient, the weight gradient's partial
+ * sums and their total with the SGD step) and their variants: the twins against PyTorch; every kernel's
+ * twin against a float64 loop and the GPU against the twin (checkKernel: one line per shape), at tiles of
+ * 4 channels x 4 positions that the shapes do not fill; the twins' backward against finite differences.
+ */
+import assert from "node:assert/strict";
 import type { Backend, Constants } from "../../engine/backend.ts";
 import { ACT } from "../../engine/constants.ts";
+import { type Kernel, kernels, variantsOf } from "../../engine/kernels.ts";
+import { assertClose, cpuBackend, f32, loadGolden, Random, randomArray } from "../helpers.ts";
 import {
-  conv2d_backward_input,
-  conv2d_backward_weight,
-  conv2d_forward,
-  conv2d_preactivation_gradient,
-  conv2d_weight_partials,
-} from "../../kernels/conv2d/conv2d.ts";
-import { kernels } from "../../engine/kernels.ts";
-import {
-  assertClose,
-  cpuBackend,
-  f32,
-  finiteDifferences,
-  gpuBackend,
-  type HostArray,
-  loadGolden,
-  Random,
-  randomArray,
-  runKernel,
-} from "../helpers.ts";
+  type CaseBuilder,
+  checkGradients,
+  checkKernel,
+  describe,
+  poison,
+  runProgram,
+  same,
+  type Step,
+} from "./check.ts";
 
-type ConvShape = Record<"B" | "IC" | "OC" | "H" | "W" | "K", number>;
-import type { Kernel } from "../../engine/kernels.ts";
+// ---------- the references: naive float64 loops ----------
 
-const sizes = ({ B, IC, OC, H, W, K, PAD = 0, ROWS = 1 }: Constants) => ({
-  x: B * IC * H * W,
-  w: OC * IC * K * K,
-  y: B * OC * (H - K + 1) * (W - K + 1),
-  g: B * OC * (H - K + 1 + 2 * PAD) * (W - K + 1 + 2 * PAD),
-  partial: Math.ceil(B * (H - K + 1) / ROWS) * (IC * K * K + 1) * OC,
+const activate = (act: number, s: number) =>
+  act === ACT.relu ? Math.max(s, 0) : act === ACT.tanh ? Math.tanh(s) : s;
+const slope = (act: number, y: number) =>
+  act === ACT.relu ? (y > 0 ? 1 : 0) : act === ACT.tanh ? 1 - y * y : 1;
+
+/** Sizes and the constants' defaults (K 5, PAD 0, ROWS 1, no activation); g is dy with a border of PAD. */
+function sizes(c: Constants) {
+  const { B, IC, OC, H, W, K = 5, PAD = 0, ROWS = 1, ACT = 0 } = c;
+  const OH = H - K + 1, OW = W - K + 1, GH = OH + 2 * PAD, GW = OW + 2 * PAD;
+  const KK = IC * K * K, R = Math.ceil(B * OH / ROWS);
+  return {
+    ...{ B, IC, OC, H, W, K, PAD, ROWS, ACT, OH, OW, GH, GW, KK, R },
+    x: B * IC * H * W,
+    w: OC * KK,
+    y: B * OC * OH * OW,
+    g: B * OC * GH * GW,
+    partial: R * (KK + 1) * OC,
+  };
+}
+
+/** Indices into x [B, IC, H, W], w [OC, IC, K, K], y [B, OC, OH, OW] and g [B, OC, GH, GW]. */
+function indexers(s: ReturnType<typeof sizes>) {
+  return {
+    x: (n: number, ic: number, i: number, j: number) => ((n * s.IC + ic) * s.H + i) * s.W + j,
+    w: (oc: number, ic: number, u: number, v: number) => ((oc * s.IC + ic) * s.K + u) * s.K + v,
+    y: (n: number, oc: number, i: number, j: number) => ((n * s.OC + oc) * s.OH + i) * s.OW + j,
+    g: (n: number, oc: number, i: number, j: number) =>
+      ((n * s.OC + oc) * s.GH + i + s.PAD) * s.GW + j + s.PAD,
+  };
+}
+
+/** g as conv2d_preactivation_gradient leaves it: `interior` inside, zeros in the border. */
+function bordered(s: ReturnType<typeof sizes>, interior: ArrayLike<number>) {
+  const g = new Float32Array(s.g), at = indexers(s);
+  for (let n = 0; n < s.B; n++) {
+    for (let oc = 0; oc < s.OC; oc++) {
+      for (let i = 0; i < s.OH; i++) {
+        for (let j = 0; j < s.OW; j++) g[at.g(n, oc, i, j)] = interior[at.y(n, oc, i, j)];
+      }
+    }
+  }
+  return g;
+}
+
+/** y[n, oc, i, j] = act(b[oc] + sum x[n, ic, i + u, j + v] w[oc, ic, u, v]). */
+const forwardCase: CaseBuilder = (c, r) => {
+  const s = sizes(c), at = indexers(s);
+  const x = randomArray(r, s.x), w = randomArray(r, s.w, 0.3), b = randomArray(r, s.OC);
+  const y = new Float64Array(s.y);
+  for (let n = 0; n < s.B; n++) {
+    for (let oc = 0; oc < s.OC; oc++) {
+      for (let i = 0; i < s.OH; i++) {
+        for (let j = 0; j < s.OW; j++) {
+          let sum = b[oc];
+          for (let ic = 0; ic < s.IC; ic++) {
+            for (let u = 0; u < s.K; u++) {
+              for (let v = 0; v < s.K; v++) sum += x[at.x(n, ic, i + u, j + v)] * w[at.w(oc, ic, u, v)];
+            }
+          }
+          y[at.y(n, oc, i, j)] = activate(s.ACT, sum);
+        }
+      }
+    }
+  }
+  return { bindings: { x: f32(x), w: f32(w), b: f32(b), y: f32(poison(s.y)) }, expected: { y } };
+};
+
+/** g = dy * act'(y) inside a border of PAD zeros, every element written. */
+const preactivationCase: CaseBuilder = (c, r) => {
+  const s = sizes(c);
+  const dy = randomArray(r, s.y), y = Float32Array.from(randomArray(r, s.y, 2), (v) => activate(s.ACT, v));
+  const g = bordered(s, Float64Array.from(dy, (d, i) => d * slope(s.ACT, y[i])));
+  return { bindings: { dy: f32(dy), y: f32(y), g: f32(poison(s.g)) }, expected: { g } };
+};
+
+/** dx[n, ic, i + u, j + v] = sum dy[n, oc, i, j] w[oc, ic, u, v], from g with its zero border. */
+const inputCase: CaseBuilder = (c, r) => {
+  const s = sizes(c), at = indexers(s);
+  const dy = randomArray(r, s.y), w = randomArray(r, s.w, 0.3), dx = new Float64Array(s.x);
+  for (let n = 0; n < s.B; n++) {
+    for (let oc = 0; oc < s.OC; oc++) {
+      for (let i = 0; i < s.OH; i++) {
+        for (let j = 0; j < s.OW; j++) {
+          for (let ic = 0; ic < s.IC; ic++) {
+            for (let u = 0; u < s.K; u++) {
+              for (let v = 0; v < s.K; v++) {
+                dx[at.x(n, ic, i + u, j + v)] += dy[at.y(n, oc, i, j)] * w[at.w(oc, ic, u, v)];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { bindings: { g: f32(bordered(s, dy)), w: f32(w), dx: f32(poison(s.x)) }, expected: { dx } };
+};
+
+/**
+ * For each chunk of ROWS rows (n, i) of the batch's output rows: partial[chunk, (ic, u, v), oc] = sum of
+ * g[n, oc, i, j] x[n, ic, i + u, j + v] over the chunk's rows and every j, and partial[chunk, KK, oc] the
+ * sum of g (the bias's share).
+ */
+const partialsCase: CaseBuilder = (c, r) => {
+  const s = sizes(c), at = indexers(s);
+  const x = randomArray(r, s.x), dy = randomArray(r, s.y), partial = new Float64Array(s.partial);
+  for (let row = 0; row < s.B * s.OH; row++) {
+    const n = Math.floor(row / s.OH), i = row % s.OH, chunk = Math.floor(row / s.ROWS) * (s.KK + 1) * s.OC;
+    for (let oc = 0; oc < s.OC; oc++) {
+      for (let j = 0; j < s.OW; j++) {
+        const d = dy[at.y(n, oc, i, j)];
+        partial[chunk + s.KK * s.OC + oc] += d;
+        for (let ic = 0; ic < s.IC; ic++) {
+          for (let u = 0; u < s.K; u++) {
+            for (let v = 0; v < s.K; v++) {
+              partial[chunk + ((ic * s.K + u) * s.K + v) * s.OC + oc] += d * x[at.x(n, ic, i + u, j + v)];
+            }
+          }
+        }
+      }
+    }
+  }
+  return {
+    bindings: { x: f32(x), g: f32(bordered(s, dy)), partial: f32(poison(s.partial)) },
+    expected: { partial },
+  };
+};
+
+const LEARNING_RATE = 0.1;
+
+/** grad_w[oc, k] = sum over chunks of partial[chunk, k, oc] (k = KK: the bias), then the SGD step. */
+const weightCase: CaseBuilder = (c, r) => {
+  const s = sizes(c);
+  const partial = randomArray(r, s.partial), w = randomArray(r, s.w, 0.3), b = randomArray(r, s.OC);
+  const gradW = new Float64Array(s.w), gradB = new Float64Array(s.OC);
+  for (let chunk = 0; chunk < s.R; chunk++) {
+    for (let k = 0; k <= s.KK; k++) {
+      for (let oc = 0; oc < s.OC; oc++) {
+        const value = partial[(chunk * (s.KK + 1) + k) * s.OC + oc];
+        if (k < s.KK) gradW[oc * s.KK + k] += value;
+        else gradB[oc] += value;
+      }
+    }
+  }
+  return {
+    bindings: {
+      partial: f32(partial),
+      w_train: f32(w),
+      b_train: f32(b),
+      grad_w: f32(poison(s.w)),
+      grad_b: f32(poison(s.OC)),
+      learning_rate: f32([LEARNING_RATE]),
+    },
+    expected: {
+      grad_w: gradW,
+      grad_b: gradB,
+      w_train: w.map((v, i) => v - LEARNING_RATE * gradW[i]),
+      b_train: b.map((v, i) => v - LEARNING_RATE * gradB[i]),
+    },
+  };
+};
+
+const OPS: Record<string, CaseBuilder> = {
+  conv2d_forward: forwardCase,
+  conv2d_preactivation_gradient: preactivationCase,
+  conv2d_backward_input: inputCase,
+  conv2d_weight_partials: partialsCase,
+  conv2d_backward_weight: weightCase,
+};
+
+// ---------- one line per shape ----------
+
+/** A hidden layer's kernels (PAD = K - 1 for the input gradient); a first layer's (PAD 0, no input gradient). */
+const LAYER = [
+  kernels.conv2d_forward,
+  kernels.conv2d_preactivation_gradient,
+  kernels.conv2d_backward_input,
+  kernels.conv2d_weight_partials,
+  kernels.conv2d_backward_weight,
+];
+const FIRST_LAYER = [
+  kernels.conv2d_preactivation_gradient,
+  kernels.conv2d_weight_partials,
+  kernels.conv2d_backward_weight,
+];
+const EVERY = "every variant";
+const { identity, relu, tanh } = ACT;
+
+/**
+ * Tiles of 4 channels x 4 positions that the shapes do not fill: 5 output and 3 input channels, rows of 5
+ * outputs and 9 inputs; then a 3x3 kernel with rows of 8 and 11 or 13. ROWS splits the 21 and 24 output
+ * rows into chunks with a short last one; batch sizes 1 to 17.
+ */
+const SHAPES: [Kernel[] | typeof EVERY, Constants][] = [
+  ...[1, 3, 4, 5, 17].flatMap((B): [typeof EVERY, Constants][] => [
+    [EVERY, { B, IC: 3, OC: 5, H: 11, W: 9, K: 5, ACT: tanh, PAD: 4, ROWS: 1 }],
+    [EVERY, { B, IC: 1, OC: 6, H: 10, W: 13, K: 3, ACT: relu, PAD: 2, ROWS: 1 }],
+  ]),
+  ...[identity, relu, tanh].flatMap((ACT): [Kernel[], Constants][] => [
+    [LAYER, { B: 3, IC: 3, OC: 5, H: 11, W: 9, K: 5, ACT, PAD: 4, ROWS: 4 }],
+    [FIRST_LAYER, { B: 3, IC: 3, OC: 5, H: 11, W: 9, K: 5, ACT, PAD: 0, ROWS: 4 }],
+    [LAYER, { B: 2, IC: 2, OC: 4, H: 14, W: 13, K: 3, ACT, PAD: 2, ROWS: 5 }],
+    [FIRST_LAYER, { B: 2, IC: 2, OC: 4, H: 14, W: 13, K: 3, ACT, PAD: 0, ROWS: 5 }],
+  ]),
+];
+
+/** The ops with variants (the tuner's choice): a row of EVERY checks each of their variants. */
+const TUNABLE = ["conv2d_forward", "conv2d_backward_input"];
+
+/** The kernels a row names, or every registered variant of the tunable ops that supports its shape. */
+function kernelsOf([which, c]: [Kernel[] | typeof EVERY, Constants]): Kernel[] {
+  return which === EVERY ? TUNABLE.flatMap((op) => variantsOf(op, c)) : which;
+}
+
+Deno.test("conv2d kernels: every variant's twin vs float64, GPU vs twin, outputs written only where due", async (t) => {
+  for (const row of SHAPES) {
+    for (const kernel of kernelsOf(row)) {
+      await t.step(describe(kernel, row[1]), () => checkKernel(kernel, row[1], OPS[kernel.op]));
+    }
+  }
 });
 
-/** Outputs start as NaN so that an element a kernel forgets to write fails the comparison. */
-const unwritten = (length: number) => f32(new Float32Array(length).fill(NaN));
+Deno.test("conv2d kernels: every registered variant is checked above", () => {
+  const checked = new Set(SHAPES.flatMap(kernelsOf));
+  for (const [name, kernel] of Object.entries(kernels as Record<string, Kernel>)) {
+    if (name.startsWith("conv2d_")) assert.ok(checked.has(kernel), `${name} is never checked`);
+  }
+});
+
+// ---------- the layer's passes, as it dispatches them ----------
+
+/** g, then the input gradient from it. */
+const INPUT_PASS = (c: Constants): Step[] => [
+  [kernels.conv2d_preactivation_gradient, same("dy", "y", "g"), c],
+  [kernels.conv2d_backward_input, same("g", "w", "dx"), c],
+];
+/** g, the chunks' partial sums, then their total and the SGD step. */
+const WEIGHT_PASS = (c: Constants): Step[] => [
+  [kernels.conv2d_preactivation_gradient, same("dy", "y", "g"), c],
+  [kernels.conv2d_weight_partials, same("x", "g", "partial"), c],
+  [kernels.conv2d_backward_weight, {
+    ...same("partial", "grad_w", "grad_b", "learning_rate"),
+    w_train: "w",
+    b_train: "b",
+  }, c],
+];
+
+/** The forward, then both backward passes on its output, on shared tensors. */
+function layer(backend: Backend, c: Constants, d: Record<string, ArrayLike<number>>, learningRate: number) {
+  const s = sizes(c);
+  return runProgram(backend, {
+    ...Object.fromEntries(Object.entries(d).map(([name, data]) => [name, f32(data)])),
+    y: f32(poison(s.y)),
+    g: f32(poison(s.g)),
+    dx: f32(poison(s.x)),
+    partial: f32(poison(s.partial)),
+    grad_w: f32(poison(s.w)),
+    grad_b: f32(poison(s.OC)),
+    learning_rate: f32([learningRate]),
+  }, [[kernels.conv2d_forward, same("x", "w", "b", "y"), c], ...INPUT_PASS(c), ...WEIGHT_PASS(c)]);
+}
 
 Deno.test("conv2d twins match PyTorch's nn.Conv2d (golden)", async () => {
   const { inputs, outputs } = loadGolden("conv2d");
   const [B, IC, H, W] = inputs.x.shape;
   const [OC, , K] = inputs.W.shape;
   const c = { B, IC, OC, H, W, K, ACT: ACT.identity, PAD: K - 1, ROWS: 1 };
-  const cpu = cpuBackend();
   const [x, w, b, dy] = [inputs.x.data, inputs.W.data, inputs.b.data, inputs.dy.data];
-  const { y } = await runForward(cpu, c, { x, w, b });
-  assertClose(y, outputs.y.data, "y");
-  const { dx } = await runBackwardInput(cpu, c, { dy, y, w });
-  assertClose(dx, outputs.dx.data, "dx");
   const lr = 0.25;
-  const trained = await runBackwardWeight(cpu, c, { x, dy, y, w, b }, lr);
-  assertClose(trained.grad_w, outputs.dW.data, "dW");
-  assertClose(trained.grad_b, outputs.db.data, "db");
+  const out = await layer(cpuBackend(), c, { x, w, b, dy }, lr);
+  assertClose(out.y, outputs.y.data, "y");
+  assertClose(out.dx, outputs.dx.data, "dx");
+  assertClose(out.grad_w, outputs.dW.data, "dW");
+  assertClose(out.grad_b, outputs.db.data, "db");
   const stepped = (value: ArrayLike<number>, grad: ArrayLike<number>) =>
     Float32Array.from(value, (v, i) => v - lr * grad[i]);
-  assertClose(trained.w_train, stepped(w, outputs.dW.data), "W after the SGD step");
-  assertClose(trained.b_train, stepped(b, outputs.db.data), "b after the SGD step");
+  assertClose(out.w, stepped(w, outputs.dW.data), "W after the SGD step");
+  assertClose(out.b, stepped(b, outputs.db.data), "b after the SGD step");
 });
 
-// Tiles of 4 channels x 4 positions that the shapes do not fill: 5 output and 3 input channels,
-// rows of 5 outputs and 9 inputs; then a 3x3 kernel with rows of 11 and 13. ROWS splits the 21 and
-// 24 output rows into chunks with a short last one; PAD 0 is the first layer's g, without border.
-const gpuShapes: (ConvShape & { ROWS: number })[] = [
-  { B: 3, IC: 3, OC: 5, H: 11, W: 9, K: 5, ROWS: 4 },
-  { B: 2, IC: 2, OC: 4, H: 14, W: 13, K: 3, ROWS: 5 },
-];
-
-Deno.test("conv2d kernels on the GPU match their twins, every activation", async () => {
-  const gpu = await gpuBackend();
-  if (!gpu) {
-    console.warn("conv2d GPU parity skipped: no WebGPU adapter");
-    return;
-  }
-  const cpu = cpuBackend();
-  const random = new Random(7);
-  for (const shape of gpuShapes) {
-    for (const act of Object.values(ACT)) {
-      const c = { ...shape, ACT: act, PAD: shape.K - 1 };
-      const what = `${JSON.stringify(shape)} ACT ${act}`;
-      const n = sizes(shape);
-      const x = randomArray(random, n.x);
-      const w = randomArray(random, n.w, 0.5);
-      const b = randomArray(random, shape.OC);
-      const dy = randomArray(random, n.y);
-      const expected = await runForward(cpu, c, { x, w, b });
-      assertClose((await runForward(gpu, c, { x, w, b })).y, expected.y, `${what} y`);
-      // The backward passes read the twin's y, so a ReLU slope is decided the same way on both.
-      const y = expected.y;
-      const backwardInput = (backend: Backend) => runBackwardInput(backend, c, { dy, y, w });
-      const [dxGpu, dxCpu] = [await backwardInput(gpu), await backwardInput(cpu)];
-      assertClose(dxGpu.g, dxCpu.g, `${what} g`);
-      assertClose(dxGpu.dx, dxCpu.dx, `${what} dx`);
-      for (const PAD of [0, shape.K - 1]) {
-        const backwardWeight = (backend: Backend) =>
-          runBackwardWeight(backend, { ...c, PAD }, { x, dy, y, w, b }, 0.1);
-        const [onGpu, onCpu] = [await backwardWeight(gpu), await backwardWeight(cpu)];
-        for (const name of ["partial", "grad_w", "grad_b", "w_train", "b_train"]) {
-          assertClose(onGpu[name], onCpu[name], `${what} PAD ${PAD} ${name}`);
-        }
-      }
-    }
-  }
-});
-
-Deno.test("conv2d backward twins are the derivative of the forward twin (finite differences)", () => {
-  const shape = { B: 2, IC: 2, OC: 3, H: 7, W: 6, K: 3 };
-  const n = sizes(shape);
-  const { x, w, b, dy } = awayFromReluKink(shape, new Random(11));
-  for (const act of Object.values(ACT)) {
-    const c = { ...shape, ACT: act, PAD: shape.K - 1, ROWS: 3 };
-    const y = new Float32Array(n.y);
-    // The scalar sum(y * dy), whose gradient with respect to x, w and b the backward kernels give.
-    const objective = () => {
-      conv2d_forward({ f32: { x, w, b, y }, u32: {} }, c);
-      let sum = 0;
-      for (let i = 0; i < y.length; i++) sum += y[i] * dy[i];
-      return sum;
-    };
-    objective();
-    const dx = new Float32Array(n.x);
-    const g = new Float32Array(sizes(c).g);
-    conv2d_preactivation_gradient({ f32: { dy, y, g }, u32: {} }, c);
-    conv2d_backward_input({ f32: { g, w, dx }, u32: {} }, c);
-    const grads = {
-      w_train: w.slice(),
-      b_train: b.slice(),
-      grad_w: new Float32Array(n.w),
-      grad_b: new Float32Array(shape.OC),
-      learning_rate: Float32Array.of(0),
-    };
-    const partial = new Float32Array(sizes(c).partial);
-    conv2d_weight_partials({ f32: { x, g, partial }, u32: {} }, c);
-    conv2d_backward_weight({ f32: { partial, ...grads }, u32: {} }, c);
-    // Worst cases for the difference quotient: y is stored in float32, so it carries up to ~30
-    // affected outputs' rounding (6e-8 of |y dy| <= 1 each) divided by 2 * step = 0.02, 1e-4; the
-    // truncation error, step^2 / 6 times tanh's third derivative, about 2e-5. Observed below 3e-5;
-    // a wrong index or slope errs by order 1.
-    const tolerance = { relative: 3e-4, absoluteOfMax: 3e-4 };
-    assertClose(dx, finiteDifferences(objective, x), `ACT ${act} dx`, tolerance);
-    assertClose(grads.grad_w, finiteDifferences(objective, w), `ACT ${act} dW`, tolerance);
-    assertClose(grads.grad_b, finiteDifferences(objective, b), `ACT ${act} db`, tolerance);
-  }
-});
+// ---------- gradients ----------
 
 /**
  * Inputs (|x| < 1, |w| < 0.5, |b| < 1) whose every pre-activation is at least 0.02 from zero: a
  * finite-difference step of 1e-2 in one of them moves a pre-activation by at most 0.01, so it
  * never crosses ReLU's kink, where the difference quotient would not be the derivative.
  */
-function awayFromReluKink(shape: ConvShape, random: Random) {
-  const n = sizes(shape);
-  const s = new Float32Array(n.y);
+async function awayFromReluKink(c: Constants, random: Random) {
+  const s = sizes(c);
   for (;;) {
-    const x = randomArray(random, n.x), w = randomArray(random, n.w, 0.5), b = randomArray(random, shape.OC);
-    conv2d_forward({ f32: { x, w, b, y: s }, u32: {} }, { ...shape, ACT: ACT.identity });
-    if (s.every((value) => Math.abs(value) >= 0.02)) return { x, w, b, dy: randomArray(random, n.y) };
+    const x = randomArray(random, s.x), w = randomArray(random, s.w, 0.5), b = randomArray(random, s.OC);
+    const { y } = await runProgram(cpuBackend(), { x: f32(x), w: f32(w), b: f32(b), y: f32(poison(s.y)) }, [
+      [kernels.conv2d_forward, same("x", "w", "b", "y"), { ...c, ACT: ACT.identity }],
+    ]);
+    if (y.every((value) => Math.abs(value) >= 0.02)) return { x, w, b, dy: randomArray(random, s.y) };
   }
 }
 
-type Arrays<Names extends string> = Record<Names, ArrayLike<number>>;
-
-function runForward(backend: Backend, c: Constants, { x, w, b }: Arrays<"x" | "w" | "b">) {
-  const y = unwritten(sizes(c).y);
-  return runKernel(backend, kernels.conv2d_forward, { x: f32(x), w: f32(w), b: f32(b), y }, c);
-}
-
-/** g, then the input gradient from it, as the layer dispatches them. */
-function runBackwardInput(backend: Backend, c: Constants, { dy, y, w }: Arrays<"dy" | "y" | "w">) {
-  return runKernels(backend, c, {
-    dy: f32(dy),
-    y: f32(y),
-    w: f32(w),
-    g: unwritten(sizes(c).g),
-    dx: unwritten(sizes(c).x),
-  }, [
-    [kernels.conv2d_preactivation_gradient, ["dy", "y", "g"]],
-    [kernels.conv2d_backward_input, ["g", "w", "dx"]],
-  ]);
-}
-
-/** g, the chunks' partial sums, then their total and the SGD step, as the layer dispatches them. */
-function runBackwardWeight(
-  backend: Backend,
-  c: Constants,
-  { x, dy, y, w, b }: Arrays<"x" | "dy" | "y" | "w" | "b">,
-  learningRate: number,
-) {
-  return runKernels(backend, c, {
-    x: f32(x),
-    dy: f32(dy),
-    y: f32(y),
-    g: unwritten(sizes(c).g),
-    partial: unwritten(sizes(c).partial),
-    w_train: f32(w),
-    b_train: f32(b),
-    grad_w: unwritten(w.length),
-    grad_b: unwritten(b.length),
-    learning_rate: f32([learningRate]),
-  }, [
-    [kernels.conv2d_preactivation_gradient, ["dy", "y", "g"]],
-    [kernels.conv2d_weight_partials, ["x", "g", "partial"]],
-    [kernels.conv2d_backward_weight, ["partial", "w_train", "b_train", "grad_w", "grad_b", "learning_rate"]],
-  ]);
-}
-
-/** Runs kernels in one program on shared tensors holding `arrays`, then reads every tensor back. */
-async function runKernels(
-  backend: Backend,
-  c: Constants,
-  arrays: Record<string, HostArray>,
-  chain: [Kernel, string[]][],
-): Promise<Record<string, Float32Array | Uint32Array>> {
-  const tensors = Object.fromEntries(
-    Object.entries(arrays).map((
-      [name, { dtype, data }],
-    ) => [name, backend.tensor(name, dtype, [data.length], data)]),
-  );
-  backend.run(
-    chain.map(([kernel, names]) =>
-      backend.dispatch(kernel, Object.fromEntries(names.map((name) => [name, tensors[name]])), c)
-    ),
-  );
-  const out: Record<string, Float32Array | Uint32Array> = {};
-  for (const [name, tensor] of Object.entries(tensors)) {
-    out[name] = await backend.read(tensor);
-    backend.release(tensor);
+Deno.test("conv2d backward twins are the derivative of the forward twin (finite differences)", async () => {
+  const shape = { B: 2, IC: 2, OC: 3, H: 7, W: 6, K: 3 };
+  const d = await awayFromReluKink(shape, new Random(11));
+  for (const act of Object.values(ACT)) {
+    const c = { ...shape, ACT: act, PAD: shape.K - 1, ROWS: 3 };
+    const analytic = await layer(cpuBackend(), c, d, 0);
+    // Worst cases for the difference quotient: y is stored in float32, so it carries up to ~30
+    // affected outputs' rounding (6e-8 of |y dy| <= 1 each) divided by 2 * step = 0.02, 1e-4; the
+    // truncation error, step^2 / 6 times tanh's third derivative, about 2e-5. Observed below 3e-5;
+    // a wrong index or slope errs by order 1.
+    await checkGradients({
+      forward: kernels.conv2d_forward,
+      constants: c,
+      inputs: { x: d.x, w: d.w, b: d.b },
+      output: ["y", sizes(c).y],
+      dy: d.dy,
+      analytic: { x: analytic.dx, w: analytic.grad_w, b: analytic.grad_b },
+      step: 1e-2,
+      tolerance: { relative: 3e-4, absoluteOfMax: 3e-4 },
+      what: `conv2d, ACT ${act}`,
+    });
   }
-  return out;
-}
+});

@@ -1,127 +1,230 @@
 /**
- * The dense kernels (forward, input gradient, weight gradient with its fused SGD step): the twins
- * against PyTorch, the GPU against the twins, row slices against the whole layer, and the twins'
- * backward against finite differences of their forward.
+ * The dense kernels (forward, input gradient, weight gradient with its fused SGD step) and their variants:
+ * the twins against PyTorch; every variant's twin against a float64 loop and the GPU against the twin at
+ * batch sizes and shapes off every tile (4, 16) and workgroup (16, 64) multiple, row slices included
+ * (checkKernel: one line per shape); a layer run as row slices against the layer run whole; and the
+ * twins' backward against finite differences of their forward.
  */
 import assert from "node:assert/strict";
-import type { Backend, Constants, Dispatch, Tensor } from "../../engine/backend.ts";
+import type { Backend, Constants } from "../../engine/backend.ts";
 import { ACT } from "../../engine/constants.ts";
-import { dense_forward } from "../../kernels/dense/dense.ts";
-import { kernels } from "../../engine/kernels.ts";
+import { type Kernel, kernels, variantsOf } from "../../engine/kernels.ts";
+import { assertClose, cpuBackend, f32, gpuBackend, loadGolden, Random, randomArray } from "../helpers.ts";
 import {
-  assertClose,
-  cpuBackend,
-  f32,
-  finiteDifferences,
-  gpuBackend,
-  loadGolden,
-  Random,
-  randomArray,
-  runKernel,
-} from "../helpers.ts";
+  type CaseBuilder,
+  checkGradients,
+  checkKernel,
+  describe,
+  poison,
+  runProgram,
+  same,
+  type Step,
+} from "./check.ts";
 
-/** A dense layer's inputs: x [B, IN], w [OUT, IN], b [OUT], dy [B, OUT_TOTAL]. */
-interface DenseInputs {
-  readonly x: Float32Array;
-  readonly w: Float32Array;
-  readonly b: Float32Array;
-  readonly dy: Float32Array;
+// ---------- the references: naive float64 loops ----------
+
+const activate = (act: number, s: number) =>
+  act === ACT.relu ? Math.max(s, 0) : act === ACT.tanh ? Math.tanh(s) : s;
+
+/** The constants the kernels default: the whole layer (OUT_TOTAL = OUT, O0 = 0), no activation, no accumulation. */
+const full = (c: Constants): Constants => ({ OUT_TOTAL: c.OUT, O0: 0, ACT: 0, ACCUMULATE: 0, ...c });
+
+/** Columns O0 .. O0 + OUT - 1 of a [B, OUT_TOTAL] array hold `values(n, o)`; the rest `outside`. */
+function placed(c: Constants, outside: ArrayLike<number>, values: (n: number, o: number) => number) {
+  const all = Float64Array.from(outside);
+  for (let n = 0; n < c.B; n++) {
+    for (let o = 0; o < c.OUT; o++) all[n * c.OUT_TOTAL + c.O0 + o] = values(n, o);
+  }
+  return all;
 }
 
-/** Written to outputs beforehand: a kernel that skips an element leaves it for the test to see. */
-const UNWRITTEN = 7;
+/** y[n, O0 + o] = act(b[o] + sum_k x[n, k] w[o, k]); the other columns of y stay as they were. */
+const forwardCase: CaseBuilder = (given, r) => {
+  const c = full(given);
+  const x = randomArray(r, c.B * c.IN), w = randomArray(r, c.OUT * c.IN, 1 / Math.sqrt(c.IN));
+  const b = randomArray(r, c.OUT), y = poison(c.B * c.OUT_TOTAL);
+  const expected = placed(c, y, (n, o) => {
+    let s = b[o];
+    for (let k = 0; k < c.IN; k++) s += x[n * c.IN + k] * w[o * c.IN + k];
+    return activate(c.ACT, s);
+  });
+  return { bindings: { x: f32(x), w: f32(w), b: f32(b), y: f32(y) }, expected: { y: expected } };
+};
 
-/** Inputs at the scale of a real layer: weights and biases as PyTorch initialises them. */
-function randomInputs(random: Random, c: Constants): DenseInputs {
+/** dx[n, k] (+)= sum_o g[n, O0 + o] w[o, k]. */
+const inputCase: CaseBuilder = (given, r) => {
+  const c = full(given);
+  const g = randomArray(r, c.B * c.OUT_TOTAL), w = randomArray(r, c.OUT * c.IN, 1 / Math.sqrt(c.IN));
+  const before = c.ACCUMULATE ? randomArray(r, c.B * c.IN) : poison(c.B * c.IN);
+  const dx = new Float64Array(c.B * c.IN);
+  for (let n = 0; n < c.B; n++) {
+    for (let k = 0; k < c.IN; k++) {
+      let s = c.ACCUMULATE ? before[n * c.IN + k] : 0;
+      for (let o = 0; o < c.OUT; o++) s += g[n * c.OUT_TOTAL + c.O0 + o] * w[o * c.IN + k];
+      dx[n * c.IN + k] = s;
+    }
+  }
+  return { bindings: { g: f32(g), w: f32(w), dx: f32(before) }, expected: { dx } };
+};
+
+const LEARNING_RATE = 0.25;
+
+/** grad_w[o, k] = sum_n g[n, O0 + o] x[n, k], grad_b[o] = sum_n g[n, O0 + o], then the SGD step. */
+const weightCase: CaseBuilder = (given, r) => {
+  const c = full(given);
+  const x = randomArray(r, c.B * c.IN), g = randomArray(r, c.B * c.OUT_TOTAL);
+  const w = randomArray(r, c.OUT * c.IN), b = randomArray(r, c.OUT);
+  const dw = new Float64Array(c.OUT * c.IN), db = new Float64Array(c.OUT);
+  for (let n = 0; n < c.B; n++) {
+    for (let o = 0; o < c.OUT; o++) {
+      const go = g[n * c.OUT_TOTAL + c.O0 + o];
+      db[o] += go;
+      for (let k = 0; k < c.IN; k++) dw[o * c.IN + k] += go * x[n * c.IN + k];
+    }
+  }
   return {
-    x: randomArray(random, c.B * c.IN),
-    w: randomArray(random, c.OUT * c.IN, 1 / Math.sqrt(c.IN)),
-    b: randomArray(random, c.OUT, 1 / Math.sqrt(c.IN)),
-    dy: randomArray(random, c.B * (c.OUT_TOTAL ?? c.OUT)),
+    bindings: {
+      x: f32(x),
+      g: f32(g),
+      w_train: f32(w),
+      b_train: f32(b),
+      grad_w: f32(poison(dw.length)),
+      grad_b: f32(poison(db.length)),
+      learning_rate: f32([LEARNING_RATE]),
+    },
+    expected: {
+      grad_w: dw,
+      grad_b: db,
+      w_train: w.map((v, i) => v - LEARNING_RATE * dw[i]),
+      b_train: b.map((v, i) => v - LEARNING_RATE * db[i]),
+    },
   };
+};
+
+const OPS = {
+  dense_forward: forwardCase,
+  dense_backward_input: inputCase,
+  dense_backward_weight: weightCase,
+};
+
+// ---------- one line per shape ----------
+
+/** dense.wgsl's 4x4 tiles; dense_vec4.wgsl's 16-wide tiles (IN a multiple of 4); every variant that takes the shape. */
+const SCALAR = [kernels.dense_forward, kernels.dense_backward_input, kernels.dense_backward_weight];
+const VEC4 = [
+  kernels.dense_forward_vec4,
+  kernels.dense_backward_input_vec4,
+  kernels.dense_backward_weight_vec4,
+];
+const VEC4_AND_SCALAR = [...VEC4, ...SCALAR];
+const BATCH16 = [kernels.dense_forward_vec4_batch16, kernels.dense_forward];
+const EVERY = "every variant";
+const { identity, relu, tanh } = ACT;
+
+/**
+ * Sizes off the workgroup (64) and tile (4, 16) multiples and some on them; batch sizes 1, 3, 4, 5, 7, 17,
+ * 64. Row slices (O0, OUT_TOTAL) write only their own columns; an input gradient may add to dx.
+ */
+const SHAPES: [Kernel[] | typeof EVERY, Constants][] = [
+  // IN a multiple of 4 or not (37), OUT off every tile: every variant that takes the shape.
+  ...[1, 3, 4, 5, 17].flatMap((B): [typeof EVERY, Constants][] => [
+    [EVERY, { B, IN: 36, OUT: 19, ACT: tanh }],
+    [EVERY, { B, IN: 132, OUT: 7, ACT: relu }],
+    [EVERY, { B, IN: 37, OUT: 21, ACT: identity }],
+  ]),
+  [EVERY, { B: 5, IN: 20, OUT: 13, OUT_TOTAL: 29, O0: 5, ACT: tanh, ACCUMULATE: 1 }],
+  // The scalar tiles at tiny, odd and whole-workgroup sizes.
+  [SCALAR, { B: 1, IN: 1, OUT: 1, ACT: identity }],
+  [SCALAR, { B: 3, IN: 5, OUT: 3, ACT: identity }],
+  [SCALAR, { B: 4, IN: 37, OUT: 70, ACT: identity }],
+  [SCALAR, { B: 7, IN: 130, OUT: 65, ACT: identity }],
+  [SCALAR, { B: 64, IN: 64, OUT: 12, ACT: identity }],
+  [SCALAR, { B: 1, IN: 5, OUT: 3, ACT: relu }],
+  [SCALAR, { B: 3, IN: 37, OUT: 70, ACT: relu }],
+  [SCALAR, { B: 4, IN: 130, OUT: 65, ACT: relu }],
+  [SCALAR, { B: 7, IN: 64, OUT: 12, ACT: relu }],
+  [SCALAR, { B: 64, IN: 1, OUT: 1, ACT: relu }],
+  [SCALAR, { B: 1, IN: 37, OUT: 70, ACT: tanh }],
+  [SCALAR, { B: 3, IN: 130, OUT: 65, ACT: tanh }],
+  [SCALAR, { B: 4, IN: 64, OUT: 12, ACT: tanh }],
+  [SCALAR, { B: 7, IN: 1, OUT: 1, ACT: tanh }],
+  [SCALAR, { B: 64, IN: 5, OUT: 3, ACT: tanh }],
+  ...[identity, relu, tanh].map((ACT): [Kernel[], Constants] => [
+    SCALAR,
+    { B: 7, IN: 37, OUT: 23, OUT_TOTAL: 70, O0: 41, ACT, ACCUMULATE: 1 },
+  ]),
+  // The vec4 tiles: IN a multiple of 4 but not of 16, and some that are; the scalar kernels at the same shapes.
+  [VEC4_AND_SCALAR, { B: 1, IN: 4, OUT: 1, ACT: identity }],
+  [VEC4_AND_SCALAR, { B: 3, IN: 36, OUT: 10, ACT: identity }],
+  [VEC4_AND_SCALAR, { B: 4, IN: 68, OUT: 23, ACT: identity }],
+  [VEC4_AND_SCALAR, { B: 7, IN: 784, OUT: 70, ACT: identity }],
+  [VEC4_AND_SCALAR, { B: 64, IN: 400, OUT: 130, ACT: identity }],
+  [VEC4_AND_SCALAR, { B: 1, IN: 68, OUT: 23, ACT: relu }],
+  [VEC4_AND_SCALAR, { B: 3, IN: 784, OUT: 70, ACT: relu }],
+  [VEC4_AND_SCALAR, { B: 4, IN: 400, OUT: 130, ACT: relu }],
+  [VEC4_AND_SCALAR, { B: 7, IN: 16, OUT: 17, ACT: relu }],
+  [VEC4_AND_SCALAR, { B: 64, IN: 4, OUT: 1, ACT: relu }],
+  [VEC4_AND_SCALAR, { B: 1, IN: 400, OUT: 130, ACT: tanh }],
+  [VEC4_AND_SCALAR, { B: 3, IN: 16, OUT: 17, ACT: tanh }],
+  [VEC4_AND_SCALAR, { B: 4, IN: 4, OUT: 1, ACT: tanh }],
+  [VEC4_AND_SCALAR, { B: 7, IN: 36, OUT: 10, ACT: tanh }],
+  [VEC4_AND_SCALAR, { B: 64, IN: 68, OUT: 23, ACT: tanh }],
+  [VEC4_AND_SCALAR, { B: 5, IN: 36, OUT: 23, OUT_TOTAL: 70, O0: 41, ACT: tanh, ACCUMULATE: 1 }],
+  // Batch tiles of 16 that the batch fills, leaves short, and spans several times.
+  [BATCH16, { B: 16, IN: 36, OUT: 10, ACT: relu }],
+  [BATCH16, { B: 21, IN: 68, OUT: 23, ACT: relu }],
+  [BATCH16, { B: 64, IN: 784, OUT: 70, ACT: relu }],
+  [BATCH16, { B: 33, IN: 16, OUT: 17, ACT: relu }],
+];
+
+/** The kernels a row names, or every registered variant of the three ops that supports its shape. */
+function kernelsOf([which, c]: [Kernel[] | typeof EVERY, Constants]): Kernel[] {
+  return which === EVERY ? Object.keys(OPS).flatMap((op) => variantsOf(op, c)) : which;
 }
 
-function filled(length: number, value = UNWRITTEN): Float32Array {
-  return new Float32Array(length).fill(value);
-}
+const caseOf = (kernel: Kernel) => OPS[kernel.op as keyof typeof OPS];
 
-/** dense.wgsl's kernels (4x4 scalar tiles), or dense_vec4.wgsl's (IN a multiple of 4). */
-const FAMILIES = {
-  scalar: {
-    forward: kernels.dense_forward,
-    input: kernels.dense_backward_input,
-    weight: kernels.dense_backward_weight,
-  },
-  vec4: {
-    forward: kernels.dense_forward_vec4,
-    input: kernels.dense_backward_input_vec4,
-    weight: kernels.dense_backward_weight_vec4,
-  },
-  vec4_batch16: {
-    forward: kernels.dense_forward_vec4_batch16,
-    input: kernels.dense_backward_input_vec4,
-    weight: kernels.dense_backward_weight_vec4,
-  },
-} as const;
-type Family = keyof typeof FAMILIES;
+Deno.test("dense kernels: every variant's twin vs float64, GPU vs twin, outputs written only where due", async (t) => {
+  for (const row of SHAPES) {
+    for (const kernel of kernelsOf(row)) {
+      await t.step(describe(kernel, row[1]), () => checkKernel(kernel, row[1], caseOf(kernel)));
+    }
+  }
+});
 
-async function forward(
+Deno.test("dense kernels: every registered variant is checked above", () => {
+  const checked = new Set(SHAPES.flatMap(kernelsOf));
+  for (const [name, kernel] of Object.entries(kernels as Record<string, Kernel>)) {
+    if (name.startsWith("dense_")) assert.ok(checked.has(kernel), `${name} is never checked`);
+  }
+});
+
+// ---------- against PyTorch ----------
+
+/** The layer's backward as it dispatches it (identity: g = dy), at a learning rate. */
+function backward(
   backend: Backend,
-  d: DenseInputs,
+  d: Record<string, ArrayLike<number>>,
   c: Constants,
-  yBefore?: Float32Array,
-  family: Family = "scalar",
+  learningRate: number,
 ) {
-  const y = yBefore ?? filled(c.B * (c.OUT_TOTAL ?? c.OUT));
-  const out = await runKernel(backend, FAMILIES[family].forward, {
+  return runProgram(backend, {
     x: f32(d.x),
     w: f32(d.w),
     b: f32(d.b),
-    y: f32(y),
-  }, c);
-  return out.y as Float32Array;
-}
-
-/**
- * The layer's backward pass: activation_gradient turns dy into g = dy * act'(y) (`y` is the
- * activated forward output, as the layer passes it), then both backward kernels take g.
- */
-async function backward(
-  backend: Backend,
-  d: DenseInputs,
-  y: Float32Array,
-  c: Constants,
-  learningRate: number,
-  dxBefore = filled(c.B * c.IN),
-  family: Family = "scalar",
-) {
-  const g = c.ACT === ACT.identity ? d.dy : (await runKernel(
-    backend,
-    kernels.activation_gradient,
-    { g: f32(d.dy), y_saved: f32(y) },
-    { N: d.dy.length, ACT: c.ACT },
-  )).g;
-  const input = await runKernel(backend, FAMILIES[family].input, {
-    g: f32(g),
-    w: f32(d.w),
-    dx: f32(dxBefore),
-  }, c);
-  const weight = await runKernel(backend, FAMILIES[family].weight, {
-    x: f32(d.x),
-    g: f32(g),
-    w_train: f32(d.w),
-    b_train: f32(d.b),
-    grad_w: f32(filled(d.w.length)),
-    grad_b: f32(filled(d.b.length)),
+    g: f32(d.dy),
+    dx: f32(poison(d.x.length)),
+    grad_w: f32(poison(d.w.length)),
+    grad_b: f32(poison(d.b.length)),
     learning_rate: f32([learningRate]),
-  }, c);
-  return {
-    dx: input.dx as Float32Array,
-    gradW: weight.grad_w as Float32Array,
-    gradB: weight.grad_b as Float32Array,
-    wTrain: weight.w_train as Float32Array,
-    bTrain: weight.b_train as Float32Array,
-  };
+  }, [
+    [kernels.dense_backward_input, same("g", "w", "dx"), c],
+    [kernels.dense_backward_weight, {
+      ...same("x", "g", "grad_w", "grad_b", "learning_rate"),
+      w_train: "w",
+      b_train: "b",
+    }, c],
+  ]);
 }
 
 Deno.test("dense twins match PyTorch: y, dx, dW, db, and the fused SGD step", async () => {
@@ -129,180 +232,68 @@ Deno.test("dense twins match PyTorch: y, dx, dW, db, and the fused SGD step", as
   const { x, W, b, dy } = golden.inputs;
   const [B, IN] = x.shape, [OUT] = W.shape;
   const c = { B, IN, OUT, ACT: ACT.identity };
-  const d = { x: x.data, w: W.data, b: b.data, dy: dy.data } as DenseInputs;
+  const d = { x: x.data, w: W.data, b: b.data, dy: dy.data };
   const cpu = cpuBackend();
-  const y = await forward(cpu, d, c);
+  const { y } = await runProgram(cpu, { x: f32(d.x), w: f32(d.w), b: f32(d.b), y: f32(poison(B * OUT)) }, [
+    [kernels.dense_forward, same("x", "w", "b", "y"), c],
+  ]);
   assertClose(y, golden.outputs.y.data, "y");
 
-  const still = await backward(cpu, d, y, c, 0);
+  const still = await backward(cpu, d, c, 0);
   assertClose(still.dx, golden.outputs.dx.data, "dx");
-  assertClose(still.gradW, golden.outputs.dW.data, "dW");
-  assertClose(still.gradB, golden.outputs.db.data, "db");
-  assert.deepEqual(still.wTrain, d.w, "learning rate 0 keeps the weights");
-  assert.deepEqual(still.bTrain, d.b, "learning rate 0 keeps the biases");
+  assertClose(still.grad_w, golden.outputs.dW.data, "dW");
+  assertClose(still.grad_b, golden.outputs.db.data, "db");
+  assert.deepEqual(still.w, d.w, "learning rate 0 keeps the weights");
+  assert.deepEqual(still.b, d.b, "learning rate 0 keeps the biases");
 
-  const stepped = await backward(cpu, d, y, c, 0.5);
-  const sgd = (value: Float32Array, grad: ArrayLike<number>) => value.map((v, i) => v - 0.5 * grad[i]);
-  assertClose(stepped.wTrain, sgd(d.w, golden.outputs.dW.data), "W - 0.5 dW");
-  assertClose(stepped.bTrain, sgd(d.b, golden.outputs.db.data), "b - 0.5 db");
+  const stepped = await backward(cpu, d, c, 0.5);
+  const sgd = (value: ArrayLike<number>, grad: ArrayLike<number>) =>
+    Float32Array.from(value, (v, i) => v - 0.5 * grad[i]);
+  assertClose(stepped.w, sgd(d.w, golden.outputs.dW.data), "W - 0.5 dW");
+  assertClose(stepped.b, sgd(d.b, golden.outputs.db.data), "b - 0.5 db");
 });
 
-/** Sizes that are not multiples of the workgroup (64) or of NB (4), and some that are. */
-const SHAPES = [[1, 1], [5, 3], [37, 70], [130, 65], [64, 12]] as const;
-const BATCHES = [1, 3, 4, 7, 64] as const;
-
-Deno.test("dense kernels: GPU matches the twins for every batch size and activation", async (t) => {
-  const gpu = await gpuBackend();
-  if (!gpu) return void console.warn("skipped: no WebGPU adapter");
-  const cpu = cpuBackend();
-  const random = new Random(1);
-  for (const act of Object.values(ACT)) {
-    for (const [i, B] of BATCHES.entries()) {
-      const [IN, OUT] = SHAPES[(i + act) % SHAPES.length];
-      const c = { B, IN, OUT, ACT: act };
-      await t.step(`B ${B}, IN ${IN}, OUT ${OUT}, ACT ${act}`, async () => {
-        const d = randomInputs(random, c);
-        const twinY = await forward(cpu, d, c);
-        assertClose(await forward(gpu, d, c), twinY, "y");
-        // Both backends take the twin's y, so a ReLU boundary is decided the same way on both.
-        const twin = await backward(cpu, d, twinY, c, 0.25);
-        const onGpu = await backward(gpu, d, twinY, c, 0.25);
-        for (const key of Object.keys(twin) as (keyof typeof twin)[]) assertClose(onGpu[key], twin[key], key);
-      });
-    }
-  }
-});
-
-/** Input widths that are multiples of 4 but not of the 16-wide tile, and some that are. */
-const VEC4_SHAPES = [[4, 1], [36, 10], [68, 23], [784, 70], [400, 130], [16, 17]] as const;
-
-Deno.test("dense_vec4 kernels: GPU matches the twins, and the twins match the scalar kernels", async (t) => {
-  const gpu = await gpuBackend();
-  const cpu = cpuBackend();
-  const random = new Random(3);
-  for (const act of Object.values(ACT)) {
-    for (const [i, B] of BATCHES.entries()) {
-      const [IN, OUT] = VEC4_SHAPES[(i + 2 * act) % VEC4_SHAPES.length];
-      const c = { B, IN, OUT, ACT: act };
-      await t.step(`B ${B}, IN ${IN}, OUT ${OUT}, ACT ${act}`, async () => {
-        const d = randomInputs(random, c);
-        const twinY = await forward(cpu, d, c, undefined, "vec4");
-        assertClose(twinY, await forward(cpu, d, c), "y: vec4 twin vs scalar twin");
-        const twin = await backward(cpu, d, twinY, c, 0.25, undefined, "vec4");
-        const scalar = await backward(cpu, d, twinY, c, 0.25);
-        for (const key of Object.keys(twin) as (keyof typeof twin)[]) {
-          assertClose(twin[key], scalar[key], key);
-        }
-        if (!gpu) return;
-        assertClose(await forward(gpu, d, c, undefined, "vec4"), twinY, "y");
-        const onGpu = await backward(gpu, d, twinY, c, 0.25, undefined, "vec4");
-        for (const key of Object.keys(twin) as (keyof typeof twin)[]) assertClose(onGpu[key], twin[key], key);
-      });
-    }
-  }
-  for (const [B, IN, OUT] of [[16, 36, 10], [21, 68, 23], [64, 784, 70], [33, 16, 17]]) {
-    await t.step(`batch16: B ${B}, IN ${IN}, OUT ${OUT}`, async () => {
-      const c = { B, IN, OUT, ACT: ACT.relu };
-      const d = randomInputs(random, c);
-      const twinY = await forward(cpu, d, c, undefined, "vec4_batch16");
-      assertClose(twinY, await forward(cpu, d, c), "y: batch16 twin vs scalar twin");
-      if (gpu) assertClose(await forward(gpu, d, c, undefined, "vec4_batch16"), twinY, "y");
-    });
-  }
-  // A row slice that accumulates into dx, as a layer too large for one binding runs.
-  const c = { B: 5, IN: 36, OUT: 23, OUT_TOTAL: 70, O0: 41, ACT: ACT.tanh, ACCUMULATE: 1 };
-  const d = randomInputs(random, c);
-  const yBefore = filled(c.B * c.OUT_TOTAL);
-  const dxBefore = randomArray(random, c.B * c.IN);
-  const twinY = await forward(cpu, d, c, yBefore, "vec4");
-  const twin = await backward(cpu, d, twinY, c, 0.25, dxBefore, "vec4");
-  if (gpu) {
-    assertClose(await forward(gpu, d, c, yBefore, "vec4"), twinY, "sliced y");
-    const onGpu = await backward(gpu, d, twinY, c, 0.25, dxBefore, "vec4");
-    for (const key of Object.keys(twin) as (keyof typeof twin)[]) {
-      assertClose(onGpu[key], twin[key], `sliced ${key}`);
-    }
-  }
-});
-
-Deno.test("dense kernels: GPU matches the twins on one row slice that accumulates into dx", async () => {
-  const gpu = await gpuBackend();
-  if (!gpu) return void console.warn("skipped: no WebGPU adapter");
-  const cpu = cpuBackend();
-  const random = new Random(2);
-  for (const act of Object.values(ACT)) {
-    const c = { B: 7, IN: 37, OUT: 23, OUT_TOTAL: 70, O0: 41, ACT: act, ACCUMULATE: 1 };
-    const d = randomInputs(random, c);
-    const yBefore = filled(c.B * c.OUT_TOTAL);
-    const twinY = await forward(cpu, d, c, yBefore);
-    assertClose(await forward(gpu, d, c, yBefore), twinY, `y, ACT ${act}`);
-    for (let i = 0; i < twinY.length; i++) {
-      const column = i % c.OUT_TOTAL;
-      const inSlice = column >= c.O0 && column < c.O0 + c.OUT;
-      assert.equal(twinY[i] === UNWRITTEN, !inSlice, `y[${i}]: written only inside the slice`);
-    }
-    const dxBefore = randomArray(random, c.B * c.IN);
-    const twin = await backward(cpu, d, twinY, c, 0.25, dxBefore);
-    const onGpu = await backward(gpu, d, twinY, c, 0.25, dxBefore);
-    for (const key of Object.keys(twin) as (keyof typeof twin)[]) {
-      assertClose(onGpu[key], twin[key], `${key}, ACT ${act}`);
-    }
-  }
-});
+// ---------- a layer too large for one binding ----------
 
 /**
- * Records a whole layer's step as `Dense` does: forward, input gradient, weight gradient, each as
- * consecutive row slices of `rows` outputs bound as slices of shared tensors.
+ * A whole layer's step as `Dense` records it: activation gradient, then forward, input gradient and
+ * weight gradient, each as consecutive row slices of `rows` outputs bound as slices of shared tensors.
  */
-function layerStep(backend: Backend, d: DenseInputs, c: Constants, rows: number) {
+function layerStep(backend: Backend, d: Record<string, Float32Array>, c: Constants, rows: number) {
   const { B, IN, OUT: OUT_TOTAL } = c;
-  const tensor = (name: string, data: ArrayLike<number>): Tensor =>
-    backend.tensor(name, "f32", [data.length], data);
-  const t = {
-    x: tensor("x", d.x),
-    w: tensor("w", d.w),
-    b: tensor("b", d.b),
-    y: tensor("y", filled(B * OUT_TOTAL)),
-    dy: tensor("dy", d.dy),
-    dx: tensor("dx", filled(B * IN)),
-    gradW: tensor("grad_w", filled(d.w.length)),
-    gradB: tensor("grad_b", filled(d.b.length)),
-    learningRate: tensor("learning_rate", [0.25]),
-  };
-  const forwardSlices: Dispatch[] = [], inputSlices: Dispatch[] = [], weightSlices: Dispatch[] = [];
+  const forward: Step[] = [], input: Step[] = [], weight: Step[] = [];
   if (c.ACT !== ACT.identity) {
-    const N = B * OUT_TOTAL;
-    inputSlices.push(
-      backend.dispatch(kernels.activation_gradient, { g: t.dy, y_saved: t.y }, { N, ACT: c.ACT }),
-    );
+    input.push([kernels.activation_gradient, { g: "dy", y_saved: "y" }, { N: B * OUT_TOTAL, ACT: c.ACT }]);
   }
   for (let O0 = 0; O0 < OUT_TOTAL; O0 += rows) {
     const OUT = Math.min(rows, OUT_TOTAL - O0);
     const slice = { ...c, OUT, OUT_TOTAL, O0, ACCUMULATE: O0 > 0 ? 1 : 0 };
-    const w = { tensor: t.w, offset: O0 * IN, length: OUT * IN };
-    const b = { tensor: t.b, offset: O0, length: OUT };
-    forwardSlices.push(backend.dispatch(kernels.dense_forward, { x: t.x, w, b, y: t.y }, slice));
-    inputSlices.push(
-      backend.dispatch(kernels.dense_backward_input, { g: t.dy, w, dx: t.dx }, slice),
-    );
-    weightSlices.push(backend.dispatch(kernels.dense_backward_weight, {
-      x: t.x,
-      g: t.dy,
+    const w = { array: "w", offset: O0 * IN, length: OUT * IN }, b = { array: "b", offset: O0, length: OUT };
+    forward.push([kernels.dense_forward, { x: "x", w, b, y: "y" }, slice]);
+    input.push([kernels.dense_backward_input, { g: "dy", w, dx: "dx" }, slice]);
+    weight.push([kernels.dense_backward_weight, {
+      x: "x",
+      g: "dy",
       w_train: w,
       b_train: b,
-      grad_w: { tensor: t.gradW, offset: O0 * IN, length: OUT * IN },
-      grad_b: { tensor: t.gradB, offset: O0, length: OUT },
-      learning_rate: t.learningRate,
-    }, slice));
+      grad_w: { array: "grad_w", offset: O0 * IN, length: OUT * IN },
+      grad_b: { array: "grad_b", offset: O0, length: OUT },
+      learning_rate: "learning_rate",
+    }, slice]);
   }
-  backend.run([...forwardSlices, ...inputSlices, ...weightSlices]);
-  return t;
+  return runProgram(backend, {
+    ...Object.fromEntries(Object.entries(d).map(([name, data]) => [name, f32(data)])),
+    y: f32(poison(B * OUT_TOTAL)),
+    dx: f32(poison(B * IN)),
+    grad_w: f32(poison(d.w.length)),
+    grad_b: f32(poison(d.b.length)),
+    learning_rate: f32([0.25]),
+  }, [...forward, ...input, ...weight]);
 }
 
 Deno.test("dense kernels: a layer run as row slices equals the layer run whole", async (t) => {
   // 64 rows of 37 floats end on a 256-byte boundary, the GPU's binding offset alignment.
   const c = { B: 5, IN: 37, OUT: 100 };
-  const rows = 64;
   const backends: Backend[] = [cpuBackend()];
   const gpu = await gpuBackend();
   if (gpu) backends.push(gpu);
@@ -311,17 +302,21 @@ Deno.test("dense kernels: a layer run as row slices equals the layer run whole",
   for (const backend of backends) {
     for (const act of Object.values(ACT)) {
       await t.step(`${backend.kind}, ACT ${act}`, async () => {
-        const d = randomInputs(random, c);
-        const whole = layerStep(backend, d, { ...c, ACT: act }, c.OUT);
-        const sliced = layerStep(backend, d, { ...c, ACT: act }, rows);
-        for (const key of Object.keys(whole) as (keyof typeof whole)[]) {
-          assertClose(await backend.read(sliced[key]), await backend.read(whole[key]), key);
-        }
-        for (const tensor of [...Object.values(whole), ...Object.values(sliced)]) backend.release(tensor);
+        const d = {
+          x: randomArray(random, c.B * c.IN),
+          w: randomArray(random, c.OUT * c.IN, 1 / Math.sqrt(c.IN)),
+          b: randomArray(random, c.OUT, 1 / Math.sqrt(c.IN)),
+          dy: randomArray(random, c.B * c.OUT),
+        };
+        const whole = await layerStep(backend, d, { ...c, ACT: act }, c.OUT);
+        const sliced = await layerStep(backend, d, { ...c, ACT: act }, 64);
+        for (const key of Object.keys(whole)) assertClose(sliced[key], whole[key], key);
       });
     }
   }
 });
+
+// ---------- gradients ----------
 
 /**
  * Central differences (step 1e-2) of sum(y * dy) evaluated on float32 forward outputs: rounding
@@ -335,28 +330,38 @@ Deno.test("dense twins: backward is the derivative of sum(y * dy) for every acti
   const cpu = cpuBackend();
   for (const act of Object.values(ACT)) {
     const c = { B: 3, IN: 4, OUT: 5, ACT: act };
+    const forward = (d: Record<string, Float32Array>, ACT: number) =>
+      runProgram(cpu, { x: f32(d.x), w: f32(d.w), b: f32(d.b), y: f32(poison(c.B * c.OUT)) }, [
+        [kernels.dense_forward, same("x", "w", "b", "y"), { ...c, ACT }],
+      ]);
     // Inputs whose pre-activations stay a margin away from ReLU's kink, so the differences see no kink.
-    let d: DenseInputs;
+    let d: Record<string, Float32Array>;
     for (let seed = 10;; seed++) {
-      d = randomInputs(new Random(seed), c);
-      const s = await forward(cpu, d, { ...c, ACT: ACT.identity });
-      if (s.every((value) => Math.abs(value) > 5 * STEP)) break;
+      const random = new Random(seed);
+      d = {
+        x: randomArray(random, c.B * c.IN),
+        w: randomArray(random, c.OUT * c.IN, 1 / Math.sqrt(c.IN)),
+        b: randomArray(random, c.OUT, 1 / Math.sqrt(c.IN)),
+        dy: randomArray(random, c.B * c.OUT),
+      };
+      if ((await forward(d, ACT.identity)).y.every((value) => Math.abs(value) > 5 * STEP)) break;
     }
-    const objective = (inputs: DenseInputs) => {
-      const y = new Float32Array(c.B * c.OUT);
-      dense_forward({ f32: { x: inputs.x, w: inputs.w, b: inputs.b, y }, u32: {} }, c);
-      return y.reduce((sum, value, i) => sum + value * inputs.dy[i], 0);
-    };
-    const y = await forward(cpu, d, c);
-    const gradients = await backward(cpu, d, y, c, 0);
-    const analytic = { x: gradients.dx, w: gradients.gradW, b: gradients.gradB };
-    for (const key of ["x", "w", "b"] as const) {
-      const numeric = finiteDifferences(
-        (changed) => objective({ ...d, [key]: changed }),
-        d[key].slice(),
-        STEP,
-      );
-      assertClose(analytic[key], numeric, `d/d${key}, ACT ${act}`, DIFFERENCE_TOLERANCE);
-    }
+    // The layer's backward: g = dy * act'(y), then both backward kernels at learning rate 0.
+    const { y } = await forward(d, act);
+    const { g } = await runProgram(cpu, { g: f32(d.dy), y_saved: f32(y) }, [
+      [kernels.activation_gradient, same("g", "y_saved"), { N: y.length, ACT: act }],
+    ]);
+    const gradients = await backward(cpu, { ...d, dy: g }, c, 0);
+    await checkGradients({
+      forward: kernels.dense_forward,
+      constants: c,
+      inputs: { x: d.x, w: d.w, b: d.b },
+      output: ["y", c.B * c.OUT],
+      dy: d.dy,
+      analytic: { x: gradients.dx, w: gradients.grad_w, b: gradients.grad_b },
+      step: STEP,
+      tolerance: DIFFERENCE_TOLERANCE,
+      what: `dense, ACT ${act}`,
+    });
   }
 });

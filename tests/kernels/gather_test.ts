@@ -1,14 +1,15 @@
 /**
- * The batch gather kernel (the whole input pipeline in one dispatch) against a plain reference
- * written here, on the twin and on the GPU; and the byte packing that feeds it.
+ * The batch gather kernel (the whole input pipeline in one dispatch): its twin against a plain reference
+ * written here, the GPU against the twin, the set, the order and the step counter left untouched
+ * (checkKernel); and the byte packing that feeds it.
  */
 import assert from "node:assert/strict";
-import type { Backend } from "../../engine/backend.ts";
 import { INVALID_LABEL } from "../../kernels/loss/loss.ts";
 import { kernels } from "../../engine/kernels.ts";
 import { packBytes } from "../../models/dataset.ts";
 import stats from "../golden/mnist_stats.json" with { type: "json" };
-import { assertClose, cpuBackend, f32, gpuBackend, Random, runKernel, u32 } from "../helpers.ts";
+import { f32, Random, u32 } from "../helpers.ts";
+import { type CaseBuilder, checkKernel, describe, poison } from "./check.ts";
 
 Deno.test("packBytes puts four bytes in a little-endian word and zero-pads the last", () => {
   assert.deepEqual(packBytes(new Uint8Array([])), new Uint32Array([]));
@@ -85,28 +86,25 @@ function reference(set: ImageSet, order: Uint32Array, { B, COUNT, PAD, step }: G
   return { x, labels };
 }
 
-async function gather(backend: Backend, set: ImageSet, order: Uint32Array, g: GatherCase) {
-  const height = set.rows + 2 * g.PAD, width = set.cols + 2 * g.PAD;
-  const float = set.images instanceof Float32Array;
-  const out = await runKernel(backend, kernels.gather_batch, {
-    images: u32(float ? new Uint32Array(set.images.buffer) : packBytes(set.images as Uint8Array)),
-    labels_all: u32(set.labels),
-    order: u32(order),
-    // [steps, correct, samples], as the loss kernel leaves them: the gather reads only the step.
-    stats: u32([g.step, 1, 2]),
-    x: f32(new Float32Array(g.B * set.channels * height * width).fill(-7)),
-    labels: u32(new Uint32Array(g.B).fill(12345)),
-    normal: f32([...set.mean, ...set.std]),
-  }, {
-    B: g.B,
-    COUNT: g.COUNT,
-    C: set.channels,
-    ROWS: set.rows,
-    COLS: set.cols,
-    PAD: g.PAD,
-    F32: float ? 1 : 0,
-  });
-  return { x: out.x as Float32Array, labels: out.labels as Uint32Array };
+/** The gather at `g`'s step into a poisoned batch; the reference says what it must hold. */
+function gatherCase(set: ImageSet, order: Uint32Array, g: GatherCase): CaseBuilder {
+  return (c) => {
+    const float = set.images instanceof Float32Array;
+    const expected = reference(set, order, g);
+    return {
+      bindings: {
+        images: u32(float ? new Uint32Array(set.images.buffer) : packBytes(set.images as Uint8Array)),
+        labels_all: u32(set.labels),
+        order: u32(order),
+        // [steps, correct, samples], as the loss kernel leaves them: the gather reads only the step.
+        stats: u32([g.step, 1, 2]),
+        x: f32(poison(expected.x.length)),
+        labels: u32(new Uint32Array(c.B).fill(12345)),
+        normal: f32([...set.mean, ...set.std]),
+      },
+      expected,
+    };
+  };
 }
 
 /**
@@ -128,32 +126,28 @@ const CASES: GatherCase[] = [
   { B: 4, COUNT: 10, PAD: 0, step: 3 },
 ];
 
-Deno.test("gather_batch: twin and GPU match the reference (order, step, normalisation, padding)", async (t) => {
-  const backends: Backend[] = [cpuBackend()];
-  const gpu = await gpuBackend();
-  if (gpu) backends.push(gpu);
-  else console.warn("GPU cases skipped: no WebGPU adapter");
+Deno.test("gather_batch: twin vs the reference, GPU vs twin (order, step, normalisation, padding)", async (t) => {
   const random = new Random(8);
   for (const { shape, float } of SHAPES) {
     const set = randomSet(random, 11, shape, float);
     const order = random.permutation(11);
     for (const g of CASES) {
-      await t.step(
-        `${shape.join("x")} ${
-          float ? "f32" : "u8"
-        }, B ${g.B}, COUNT ${g.COUNT}, PAD ${g.PAD}, step ${g.step}`,
-        async () => {
-          const expected = reference(set, order, g);
-          const valid = expected.labels.filter((label) => label !== INVALID_LABEL).length;
-          assert.equal(valid, Math.max(0, Math.min(g.B, g.COUNT - g.step * g.B)));
-          for (const backend of backends) {
-            const { x, labels } = await gather(backend, set, order, g);
-            assert.deepEqual(labels, expected.labels, `${backend.kind} labels`);
-            // The GPU's float32 division may be off by an ulp or two (WGSL allows 2.5 ulp).
-            assertClose(x, expected.x, `${backend.kind} x`);
-          }
-        },
-      );
+      const c = {
+        B: g.B,
+        COUNT: g.COUNT,
+        C: set.channels,
+        ROWS: set.rows,
+        COLS: set.cols,
+        PAD: g.PAD,
+        F32: +float,
+      };
+      await t.step(`${describe(kernels.gather_batch, c)}, step ${g.step}`, async () => {
+        const { labels } = reference(set, order, g);
+        const valid = labels.filter((label) => label !== INVALID_LABEL).length;
+        assert.equal(valid, Math.max(0, Math.min(g.B, g.COUNT - g.step * g.B)));
+        // The GPU's float32 division may be off by an ulp or two (WGSL allows 2.5 ulp): within TOLERANCE.
+        await checkKernel(kernels.gather_batch, c, gatherCase(set, order, g));
+      });
     }
   }
 });

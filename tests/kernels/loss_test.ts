@@ -1,6 +1,7 @@
 /**
  * The fused softmax cross-entropy kernel: its loss and gradient against PyTorch and a float64
- * reference, padding labels, the epoch counters, the block-summed loss total, and GPU parity.
+ * reference, padding labels, the epoch counters, the block-summed loss total; its twin against the float64
+ * reference and the GPU against the twin (checkKernel).
  */
 import assert from "node:assert/strict";
 import type { Backend } from "../../engine/backend.ts";
@@ -9,12 +10,15 @@ import { kernels } from "../../engine/kernels.ts";
 import {
   assertClose,
   cpuBackend,
+  f32,
   gpuBackend,
   loadGolden,
   Random,
   randomArray,
   TOLERANCE,
+  u32,
 } from "../helpers.ts";
+import { type CaseBuilder, checkKernel, describe } from "./check.ts";
 
 const CLASSES = 10;
 /** Written to dlogits beforehand: a padding row must be overwritten with zeros. */
@@ -142,23 +146,54 @@ function withExtremeRows(logits: Float32Array, B: number): Float32Array {
   return logits;
 }
 
-Deno.test("softmax cross-entropy: GPU matches the twin for 1 to 130 samples (over 64 threads)", async (t) => {
-  const gpu = await gpuBackend();
-  if (!gpu) return void console.warn("skipped: no WebGPU adapter");
-  const cpu = cpuBackend();
-  const random = new Random(6);
-  for (const B of [1, 4, 65, 130]) {
-    await t.step(`B ${B}`, async () => {
-      const { logits, labels } = randomBatch(random, B);
-      withExtremeRows(logits, B);
-      if (B > 64) labels[B - 1] = labels[64] = INVALID_LABEL;
-      const before = { stats: [3, 1, 12], lossSum: [4.25, 1e-7] };
-      const twin = await softmaxCrossEntropy(cpu, logits, labels, before);
-      const onGpu = await softmaxCrossEntropy(gpu, logits, labels, before);
-      assertClose(onGpu.dlogits, twin.dlogits, "dlogits");
-      assertClose([...onGpu.lossSum], [...twin.lossSum], "loss sums");
-      assert.deepEqual(onGpu.stats, twin.stats, "stats");
-    });
+/**
+ * One call on a batch with the given totals before it: dlogits (padding rows zero), the counters advanced,
+ * the batch's loss added to the block's running sum, which moves to the total at the end of each block
+ * of 256 steps.
+ */
+function lossCase(before: LossState, padding: number[] = []): CaseBuilder {
+  return (c, random) => {
+    const { logits, labels } = randomBatch(random, c.B);
+    withExtremeRows(logits, c.B);
+    for (const n of padding) labels[n] = INVALID_LABEL;
+    const expected = reference(logits, labels);
+    const [steps, correct, samples] = Array.from(before.stats);
+    let [block, total] = [before.lossSum[0] + expected.lossSum, before.lossSum[1]];
+    if (steps % 256 === 255) [block, total] = [0, total + block];
+    return {
+      bindings: {
+        logits: f32(logits),
+        labels: u32(labels),
+        dlogits: f32(new Float32Array(c.B * CLASSES).fill(UNWRITTEN)),
+        stats: u32(before.stats),
+        loss_sum: f32(before.lossSum),
+      },
+      expected: {
+        dlogits: expected.dlogits,
+        stats: [steps + 1, correct + expected.correct, samples + expected.valid],
+        loss_sum: [block, total],
+      },
+    };
+  };
+}
+
+const RUNNING = { stats: [3, 1, 12], lossSum: [4.25, 1e-7] };
+const BLOCK_ENDS = { stats: [255, 7, 1020], lossSum: [30.5, 1e3] };
+
+Deno.test("softmax cross-entropy: twin vs float64, GPU vs twin, 1 to 130 samples (over 64 threads)", async (t) => {
+  for (
+    const [c, build] of [
+      [{ B: 1, CLASSES }, lossCase(RUNNING)],
+      [{ B: 4, CLASSES }, lossCase(RUNNING)],
+      [{ B: 65, CLASSES }, lossCase(RUNNING, [64])],
+      [{ B: 130, CLASSES }, lossCase(RUNNING, [64, 129])],
+      [{ B: 7, CLASSES }, lossCase(BLOCK_ENDS, [2])],
+    ] as const
+  ) {
+    await t.step(
+      describe(kernels.softmax_cross_entropy, c),
+      () => checkKernel(kernels.softmax_cross_entropy, c, build),
+    );
   }
 });
 

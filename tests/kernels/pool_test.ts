@@ -1,95 +1,138 @@
+/**
+ * The 2x2 max-pooling kernels: the twins against PyTorch (ties included); each kernel's twin against a
+ * plain loop and the GPU against the twin bit for bit (checkKernel: one line per shape); the backward
+ * twin against finite differences of the forward.
+ */
 import assert from "node:assert/strict";
-import type { Backend, Constants } from "../../engine/backend.ts";
-import { maxpool2d_backward, maxpool2d_forward } from "../../kernels/pool/maxpool2d.ts";
-import { kernels } from "../../engine/kernels.ts";
+import type { Constants } from "../../engine/backend.ts";
+import { type Kernel, kernels } from "../../engine/kernels.ts";
+import { assertClose, cpuBackend, f32, loadGolden, Random, randomArray } from "../helpers.ts";
 import {
-  assertClose,
-  cpuBackend,
-  f32,
-  finiteDifferences,
-  gpuBackend,
-  loadGolden,
-  Random,
-  randomArray,
-  runKernel,
-} from "../helpers.ts";
+  type CaseBuilder,
+  checkGradients,
+  checkKernel,
+  describe,
+  poison,
+  runProgram,
+  same,
+} from "./check.ts";
 
-type PoolShape = Record<"B" | "C" | "H" | "W", number>;
+const sizes = ({ B, C, H, W }: Constants) => {
+  const OH = Math.floor(H / 2), OW = Math.floor(W / 2);
+  return { OH, OW, x: B * C * H * W, y: B * C * OH * OW };
+};
 
-const sizes = ({ B, C, H, W }: Constants) => ({
-  x: B * C * H * W,
-  y: B * C * Math.floor(H / 2) * Math.floor(W / 2),
+/** Row-major offset (0 .. 3) of the window's first largest element, as PyTorch breaks ties. */
+function argmax(x: ArrayLike<number>, c: Constants, plane: number, oh: number, ow: number): number {
+  let best = 0;
+  for (let i = 1; i < 4; i++) {
+    const at = (i: number) => plane + (2 * oh + (i >> 1)) * c.W + 2 * ow + (i & 1);
+    if (x[at(i)] > x[at(best)]) best = i;
+  }
+  return best;
+}
+
+/** Values from five levels, so that most windows hold ties. */
+const tiedValues = (random: Random, length: number) =>
+  Float32Array.from(randomArray(random, length, 2), Math.round);
+
+/** y[n, ch, oh, ow] = the largest of its 2x2 window; a last odd row or column is in no window. */
+const forwardCase: CaseBuilder = (c, r) => {
+  const s = sizes(c), x = tiedValues(r, s.x), y = new Float64Array(s.y);
+  for (let p = 0; p < c.B * c.C; p++) {
+    for (let oh = 0; oh < s.OH; oh++) {
+      for (let ow = 0; ow < s.OW; ow++) {
+        const i = argmax(x, c, p * c.H * c.W, oh, ow);
+        y[(p * s.OH + oh) * s.OW + ow] = x[p * c.H * c.W + (2 * oh + (i >> 1)) * c.W + 2 * ow + (i & 1)];
+      }
+    }
+  }
+  return { bindings: { x: f32(x), y: f32(poison(s.y)) }, expected: { y } };
+};
+
+/** dx = dy at each window's first largest element, zero elsewhere (every element written). */
+const backwardCase: CaseBuilder = (c, r) => {
+  const s = sizes(c), x = tiedValues(r, s.x), dy = randomArray(r, s.y), dx = new Float64Array(s.x);
+  for (let p = 0; p < c.B * c.C; p++) {
+    for (let oh = 0; oh < s.OH; oh++) {
+      for (let ow = 0; ow < s.OW; ow++) {
+        const i = argmax(x, c, p * c.H * c.W, oh, ow);
+        dx[p * c.H * c.W + (2 * oh + (i >> 1)) * c.W + 2 * ow + (i & 1)] = dy[(p * s.OH + oh) * s.OW + ow];
+      }
+    }
+  }
+  return { bindings: { x: f32(x), dy: f32(dy), dx: f32(poison(s.x)) }, expected: { dx } };
+};
+
+/**
+ * Odd heights and widths (a row or column in no window), plane sizes that are not multiples of the
+ * workgroup size of 64, a single row of windows. Choosing a maximum only compares and copies, so the
+ * GPU and the twin agree bit for bit.
+ */
+const SHAPES: Constants[] = [
+  { B: 3, C: 5, H: 9, W: 7 },
+  { B: 2, C: 4, H: 12, W: 16 },
+  { B: 1, C: 2, H: 33, W: 31 },
+  { B: 5, C: 1, H: 3, W: 2 },
+];
+const CASES = new Map<Kernel, CaseBuilder>([
+  [kernels.maxpool2d_forward, forwardCase],
+  [kernels.maxpool2d_backward, backwardCase],
+]);
+
+Deno.test("maxpool2d kernels: twin vs a plain loop, GPU vs twin bit for bit, ties included", async (t) => {
+  for (const c of SHAPES) {
+    for (const [kernel, build] of CASES) {
+      await t.step(describe(kernel, c), () => checkKernel(kernel, c, build, { exact: true }));
+    }
+  }
 });
 
-/** Outputs start as NaN so that an element a kernel forgets to write fails the comparison. */
-const unwritten = (length: number) => f32(new Float32Array(length).fill(NaN));
-
-function runForward(backend: Backend, c: Constants, x: ArrayLike<number>) {
-  return runKernel(backend, kernels.maxpool2d_forward, { x: f32(x), y: unwritten(sizes(c).y) }, c);
-}
-
-function runBackward(backend: Backend, c: Constants, x: ArrayLike<number>, dy: ArrayLike<number>) {
-  return runKernel(
-    backend,
-    kernels.maxpool2d_backward,
-    { x: f32(x), dy: f32(dy), dx: unwritten(sizes(c).x) },
-    c,
-  );
-}
+Deno.test("maxpool2d kernels: every registered one is checked above", () => {
+  for (const [name, kernel] of Object.entries(kernels as Record<string, Kernel>)) {
+    if (name.startsWith("maxpool2d_")) assert.ok(CASES.has(kernel), `${name} is never checked`);
+  }
+});
 
 Deno.test("maxpool2d twins match PyTorch's max_pool2d, ties included (golden)", async () => {
   const { inputs, outputs } = loadGolden("maxpool2d");
   const [B, C, H, W] = inputs.x.shape;
-  const c = { B, C, H, W };
-  const cpu = cpuBackend();
-  assertClose((await runForward(cpu, c, inputs.x.data)).y, outputs.y.data, "y");
-  assertClose((await runBackward(cpu, c, inputs.x.data, inputs.dy.data)).dx, outputs.dx.data, "dx");
+  const c = { B, C, H, W }, s = sizes(c);
+  const out = await runProgram(cpuBackend(), {
+    x: f32(inputs.x.data),
+    y: f32(poison(s.y)),
+    dy: f32(inputs.dy.data),
+    dx: f32(poison(s.x)),
+  }, [[kernels.maxpool2d_forward, same("x", "y"), c], [
+    kernels.maxpool2d_backward,
+    same("x", "dy", "dx"),
+    c,
+  ]]);
+  assertClose(out.y, outputs.y.data, "y");
+  assertClose(out.dx, outputs.dx.data, "dx");
 });
 
-// Odd heights and widths (a row or column in no window), plane sizes that are not multiples of the
-// workgroup size of 64, and values drawn from five levels so that most windows hold ties.
-const gpuShapes: PoolShape[] = [
-  { B: 3, C: 5, H: 9, W: 7 },
-  { B: 2, C: 4, H: 12, W: 16 },
-  { B: 1, C: 2, H: 33, W: 31 },
-];
-
-Deno.test("maxpool2d kernels on the GPU match their twins exactly", async () => {
-  const gpu = await gpuBackend();
-  if (!gpu) {
-    console.warn("maxpool2d GPU parity skipped: no WebGPU adapter");
-    return;
-  }
-  const cpu = cpuBackend();
-  const random = new Random(5);
-  for (const shape of gpuShapes) {
-    const n = sizes(shape);
-    const x = Float32Array.from(randomArray(random, n.x, 2), Math.round);
-    const dy = randomArray(random, n.y);
-    // Choosing a maximum only compares and copies, so both sides must agree bit for bit.
-    assert.deepEqual((await runForward(gpu, shape, x)).y, (await runForward(cpu, shape, x)).y);
-    assert.deepEqual((await runBackward(gpu, shape, x, dy)).dx, (await runBackward(cpu, shape, x, dy)).dx);
-  }
-});
-
-Deno.test("maxpool2d backward twin is the derivative of the forward twin (finite differences)", () => {
-  const shape = { B: 2, C: 2, H: 5, W: 7 };
-  const n = sizes(shape);
+Deno.test("maxpool2d backward twin is the derivative of the forward twin (finite differences)", async () => {
+  const c = { B: 2, C: 2, H: 5, W: 7 }, s = sizes(c);
   const random = new Random(3);
   // Distinct values 0.05 apart: a step of 1e-2 never changes which element of a window is largest,
   // where max is not differentiable.
-  const x = Float32Array.from(random.permutation(n.x), (rank) => (rank - n.x / 2) * 0.05);
-  const dy = randomArray(random, n.y);
-  const y = new Float32Array(n.y);
-  const objective = () => {
-    maxpool2d_forward({ f32: { x, y }, u32: {} }, shape);
-    let sum = 0;
-    for (let i = 0; i < y.length; i++) sum += y[i] * dy[i];
-    return sum;
-  };
-  const dx = new Float32Array(n.x);
-  maxpool2d_backward({ f32: { x, dy, dx }, u32: {} }, shape);
+  const x = Float32Array.from(random.permutation(s.x), (rank) => (rank - s.x / 2) * 0.05);
+  const dy = randomArray(random, s.y);
+  const { dx } = await runProgram(cpuBackend(), { x: f32(x), dy: f32(dy), dx: f32(poison(s.x)) }, [
+    [kernels.maxpool2d_backward, same("x", "dy", "dx"), c],
+  ]);
   // The pooled sum is linear in x near these inputs, so the quotient is exact but for rounding
   // x +- step to float32: 6e-8 * |x| <= 2e-7 over 2 * step, about 1e-5.
-  assertClose(dx, finiteDifferences(objective, x), "dx", { relative: 1e-4, absoluteOfMax: 1e-4 });
+  await checkGradients({
+    forward: kernels.maxpool2d_forward,
+    constants: c,
+    inputs: { x },
+    output: ["y", s.y],
+    dy,
+    analytic: { x: dx },
+    step: 1e-2,
+    tolerance: { relative: 1e-4, absoluteOfMax: 1e-4 },
+    what: "maxpool2d",
+  });
 });
