@@ -6,7 +6,7 @@
  * `Dispatch`es. Running a step only replays recorded dispatches, so nothing is created in the loop.
  */
 import type { MemoryLedger } from "./memory.ts";
-import type { Kernel } from "./kernels.ts";
+import type { Kernel } from "./kernel.ts";
 
 /** The element types tensors hold: float32 values or u32 words (labels, packed bytes, counters). */
 export type DType = "f32" | "u32";

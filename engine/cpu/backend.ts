@@ -11,7 +11,7 @@ import {
   sliceOf,
   type Tensor,
 } from "../backend.ts";
-import { type Kernel, withDefaults } from "../kernels.ts";
+import { type Kernel, withDefaults } from "../kernel.ts";
 import { MemoryLedger } from "../memory.ts";
 import { UserError } from "../errors.ts";
 import { type ScratchPool, type TwinBindings, useScratchPool } from "./twin.ts";

@@ -16,10 +16,10 @@ import {
   type Tensor,
 } from "../backend.ts";
 import { UserError } from "../errors.ts";
-import { type Kernel, withDefaults } from "../kernels.ts";
+import { type Kernel, withDefaults } from "../kernel.ts";
 import { MemoryLedger } from "../memory.ts";
 import { acquireDevice } from "./device.ts";
-import { reflectEntry, shaderSource } from "./shaders.ts";
+import { entryFacts, shaderFacts, shaderSource } from "./shaders.ts";
 
 interface GpuTensor extends Tensor {
   readonly buffer: GPUBuffer;
@@ -133,7 +133,7 @@ export class WebGpuBackend implements Backend {
 
   dispatch(kernel: Kernel, bindings: Bindings, given: Constants): Dispatch {
     const constants = withDefaults(kernel, given);
-    const reflection = reflectEntry(kernel.shader, kernel.entry);
+    const reflection = entryFacts(kernel.shader, kernel.entry);
     if (reflection.workgroupSize.join() !== kernel.workgroup.join()) {
       throw new Error(
         `${kernel.entry}: the registry says workgroups of ${kernel.workgroup.join("x")}, ` +
@@ -141,7 +141,7 @@ export class WebGpuBackend implements Backend {
       );
     }
     const entries: GPUBindGroupEntry[] = [];
-    for (const [name, declared] of reflection.bindings) {
+    for (const [name, declared] of Object.entries(reflection.bindings)) {
       const binding = bindings[name];
       if (!binding) throw new Error(`${kernel.entry}: binding ${name} is missing`);
       const { tensor, offset, length } = sliceOf(binding);
@@ -162,7 +162,7 @@ export class WebGpuBackend implements Backend {
       });
     }
     for (const name of Object.keys(bindings)) {
-      if (!reflection.bindings.has(name)) throw new Error(`${kernel.entry} has no binding named ${name}`);
+      if (!(name in reflection.bindings)) throw new Error(`${kernel.entry} has no binding named ${name}`);
     }
     const pipeline = this.#pipeline(kernel, constants);
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
@@ -257,10 +257,10 @@ export class WebGpuBackend implements Backend {
   }
 
   #pipeline(kernel: Kernel, constants: Constants): GPUComputePipeline {
-    const reflection = reflectEntry(kernel.shader, kernel.entry);
+    const declared = new Set(shaderFacts(kernel.shader).overrides);
     const overrides: Record<string, number> = {};
     for (const [name, value] of Object.entries(constants)) {
-      if (reflection.overrides.has(name)) overrides[name] = value;
+      if (declared.has(name)) overrides[name] = value;
     }
     const key = `${kernel.shader}:${kernel.entry}:${JSON.stringify(overrides)}`;
     let pipeline = this.#pipelines.get(key);
@@ -270,7 +270,8 @@ export class WebGpuBackend implements Backend {
         module = this.device.createShaderModule({ label: kernel.shader, code: shaderSource(kernel.shader) });
         this.#modules.set(kernel.shader, module);
       }
-      const entries: GPUBindGroupLayoutEntry[] = [...reflection.bindings.values()].map((b) => ({
+      const { bindings } = entryFacts(kernel.shader, kernel.entry);
+      const entries: GPUBindGroupLayoutEntry[] = Object.values(bindings).map((b) => ({
         binding: b.binding,
         visibility: GPUShaderStage.COMPUTE,
         buffer: { type: b.access === "read" ? "read-only-storage" : "storage" },

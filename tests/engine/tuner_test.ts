@@ -11,7 +11,7 @@ import { CpuBackend } from "../../engine/cpu/backend.ts";
 import { CONV_TILE, MAX_K, REDUCE_THREADS } from "../../engine/constants.ts";
 import { type Kernel, kernels, variantsOf } from "../../engine/kernels.ts";
 import { describeChoices, KernelChooser, MARGIN, MemoryTuningCache, tuningKey } from "../../engine/tuner.ts";
-import { reflectEntry } from "../../engine/webgpu/shaders.ts";
+import { entryFacts } from "../../engine/webgpu/shaders.ts";
 import { WGSL } from "../../engine/webgpu/wgsl.generated.ts";
 import { CompiledModel } from "../../models/model.ts";
 import { mlp } from "../../models/zoo.ts";
@@ -21,14 +21,14 @@ const ALL = Object.values(kernels as Record<string, Kernel>);
 
 Deno.test("kernel registry: each entry's workgroup, twin and bindings agree with its shader", () => {
   for (const kernel of ALL) {
-    const reflection = reflectEntry(kernel.shader, kernel.entry);
+    const reflection = entryFacts(kernel.shader, kernel.entry);
     assert.deepEqual(reflection.workgroupSize, kernel.workgroup, `${kernel.entry} workgroup`);
     assert.equal(kernel.twin.name, kernel.entry, `${kernel.entry}'s twin has its name`);
   }
   // Variants of one op bind the same names, so any of them can take a layer's bindings.
   for (const op of new Set(ALL.map((k) => k.op))) {
     const [first, ...others] = ALL.filter((k) => k.op === op);
-    const names = (k: Kernel) => [...reflectEntry(k.shader, k.entry).bindings.keys()].sort();
+    const names = (k: Kernel) => Object.keys(entryFacts(k.shader, k.entry).bindings).sort();
     for (const other of others) {
       assert.deepEqual(names(other), names(first), `${other.entry} binds as ${first.entry}`);
     }
