@@ -9,26 +9,29 @@
  */
 import type { Constants } from "./backend.ts";
 import { type Kernel, withDefaults } from "./kernel.ts";
-import { type ActivationKernelName, activationKernels } from "../kernels/activation/registry.ts";
-import { type Conv2dKernelName, conv2dKernels } from "../kernels/conv2d/registry.ts";
-import { type DenseKernelName, denseKernels } from "../kernels/dense/registry.ts";
-import { type GatherKernelName, gatherKernels } from "../kernels/gather/registry.ts";
-import { type LossKernelName, lossKernels } from "../kernels/loss/registry.ts";
-import { type PoolKernelName, poolKernels } from "../kernels/pool/registry.ts";
+import { type ActivationKernels, activationKernels } from "../kernels/activation/registry.ts";
+import { type Conv2dKernels, conv2dKernels } from "../kernels/conv2d/registry.ts";
+import { type DenseKernels, denseKernels } from "../kernels/dense/registry.ts";
+import { type GatherKernels, gatherKernels } from "../kernels/gather/registry.ts";
+import { type LossKernels, lossKernels } from "../kernels/loss/registry.ts";
+import { type PoolKernels, poolKernels } from "../kernels/pool/registry.ts";
 
-export { type Kernel, withDefaults } from "./kernel.ts";
+export { type Kernel, type KernelConstants, withDefaults } from "./kernel.ts";
+
+/** Every family's entries, each typed with its own constants. */
+export type Kernels =
+  & GatherKernels
+  & DenseKernels
+  & Conv2dKernels
+  & PoolKernels
+  & ActivationKernels
+  & LossKernels;
 
 /** Every kernel's name: every compute entry point of every family's shaders (engine/webgpu/wgsl.generated.ts). */
-export type KernelName =
-  | GatherKernelName
-  | DenseKernelName
-  | Conv2dKernelName
-  | PoolKernelName
-  | ActivationKernelName
-  | LossKernelName;
+export type KernelName = keyof Kernels;
 
 /** Every kernel the engine dispatches, by entry point. */
-export const kernels: Readonly<Record<KernelName, Kernel>> = {
+export const kernels: Kernels = {
   ...gatherKernels,
   ...denseKernels,
   ...conv2dKernels,
@@ -39,7 +42,7 @@ export const kernels: Readonly<Record<KernelName, Kernel>> = {
 
 /** Every registered kernel that computes `op` for these constants, the registry's order. */
 export function variantsOf(op: string, constants: Constants): Kernel[] {
-  return Object.values(kernels).filter((k) =>
+  return (Object.values(kernels) as Kernel[]).filter((k) =>
     k.op === op && (k.supports?.(withDefaults(k, constants)) ?? true)
   );
 }

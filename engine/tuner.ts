@@ -12,7 +12,8 @@
  * give it a file in the user's cache folder (io/tuning_cache.ts).
  */
 import type { Backend, Bindings, Constants, Dispatch } from "./backend.ts";
-import { type Kernel, variantsOf } from "./kernels.ts";
+import type { Kernel, KernelConstants } from "./kernel.ts";
+import { variantsOf } from "./kernels.ts";
 
 /** "fixed": the registry's defaults, today's kernels; "tuned": variants chosen by measurement. */
 export type KernelMode = "fixed" | "tuned";
@@ -106,7 +107,12 @@ export class KernelChooser {
   ) {}
 
   /** Binds `kernel` (the default) or a variant of it; the model's step holds the returned dispatch. */
-  dispatch(label: string, kernel: Kernel, bindings: Bindings, constants: Constants): Dispatch {
+  dispatch<Name extends string, Optional extends Name>(
+    label: string,
+    kernel: Kernel<Name, Optional>,
+    bindings: Bindings,
+    constants: KernelConstants<NoInfer<Name>, NoInfer<Optional>>,
+  ): Dispatch {
     const variants = this.mode === "tuned" ? variantsOf(kernel.op, constants) : [];
     if (variants.length < 2) return this.backend.dispatch(kernel, bindings, constants);
     const key = tuningKey(this.backend.adapter.name, kernel.op, constants);

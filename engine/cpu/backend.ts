@@ -11,7 +11,7 @@ import {
   sliceOf,
   type Tensor,
 } from "../backend.ts";
-import { type Kernel, withDefaults } from "../kernel.ts";
+import { type Kernel, type KernelConstants, withDefaults } from "../kernel.ts";
 import { MemoryLedger } from "../memory.ts";
 import { UserError } from "../errors.ts";
 import { type ScratchPool, type TwinBindings, useScratchPool } from "./twin.ts";
@@ -74,7 +74,11 @@ export class CpuBackend implements Backend {
     this.ledger.free("cpu", (tensor as CpuTensor).data.byteLength);
   }
 
-  dispatch(kernel: Kernel, bindings: Bindings, given: Constants): Dispatch {
+  dispatch<Name extends string, Optional extends Name>(
+    kernel: Kernel<Name, Optional>,
+    bindings: Bindings,
+    given: KernelConstants<NoInfer<Name>, NoInfer<Optional>>,
+  ): Dispatch {
     const constants = withDefaults(kernel, given);
     const views: TwinBindings = { f32: {}, u32: {} };
     for (const [name, binding] of Object.entries(bindings)) {

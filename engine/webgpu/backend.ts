@@ -16,10 +16,10 @@ import {
   type Tensor,
 } from "../backend.ts";
 import { UserError } from "../errors.ts";
-import { type Kernel, withDefaults } from "../kernel.ts";
+import { type Kernel, type KernelConstants, withDefaults } from "../kernel.ts";
 import { MemoryLedger } from "../memory.ts";
 import { acquireDevice } from "./device.ts";
-import { entryFacts, shaderFacts, shaderSource } from "./shaders.ts";
+import { entryFacts, shaderSource } from "./shaders.ts";
 
 interface GpuTensor extends Tensor {
   readonly buffer: GPUBuffer;
@@ -131,15 +131,13 @@ export class WebGpuBackend implements Backend {
     buffer.destroy();
   }
 
-  dispatch(kernel: Kernel, bindings: Bindings, given: Constants): Dispatch {
+  dispatch<Name extends string, Optional extends Name>(
+    kernel: Kernel<Name, Optional>,
+    bindings: Bindings,
+    given: KernelConstants<NoInfer<Name>, NoInfer<Optional>>,
+  ): Dispatch {
     const constants = withDefaults(kernel, given);
     const reflection = entryFacts(kernel.shader, kernel.entry);
-    if (reflection.workgroupSize.join() !== kernel.workgroup.join()) {
-      throw new Error(
-        `${kernel.entry}: the registry says workgroups of ${kernel.workgroup.join("x")}, ` +
-          `the shader ${reflection.workgroupSize.join("x")}`,
-      );
-    }
     const entries: GPUBindGroupEntry[] = [];
     for (const [name, declared] of Object.entries(reflection.bindings)) {
       const binding = bindings[name];
@@ -257,11 +255,8 @@ export class WebGpuBackend implements Backend {
   }
 
   #pipeline(kernel: Kernel, constants: Constants): GPUComputePipeline {
-    const declared = new Set(shaderFacts(kernel.shader).overrides);
-    const overrides: Record<string, number> = {};
-    for (const [name, value] of Object.entries(constants)) {
-      if (declared.has(name)) overrides[name] = value;
-    }
+    // withDefaults has refused any name the shader does not declare: every constant is an override.
+    const overrides = constants;
     const key = `${kernel.shader}:${kernel.entry}:${JSON.stringify(overrides)}`;
     let pipeline = this.#pipelines.get(key);
     if (!pipeline) {

@@ -17,27 +17,45 @@ export const WGSL: Readonly<Record<string, string>> = {
 
 /** Each shader's override constants, by file. */
 export interface ShaderOverrides {
+  /** activation.wgsl's overrides. */
   "activation.wgsl": "N" | "ACT";
+  /** conv2d.wgsl's overrides. */
   "conv2d.wgsl": "B" | "IC" | "OC" | "H" | "W" | "K" | "ACT" | "PAD" | "ROWS";
+  /** conv2d_flat.wgsl's overrides. */
   "conv2d_flat.wgsl": "B" | "IC" | "OC" | "H" | "W" | "K" | "ACT" | "PAD" | "ROWS";
+  /** dense.wgsl's overrides. */
   "dense.wgsl": "B" | "IN" | "OUT" | "OUT_TOTAL" | "O0" | "ACT" | "ACCUMULATE";
+  /** dense_reduce.wgsl's overrides. */
   "dense_reduce.wgsl": "B" | "IN" | "OUT" | "OUT_TOTAL" | "O0" | "ACT" | "ACCUMULATE";
+  /** dense_vec4.wgsl's overrides. */
   "dense_vec4.wgsl": "B" | "IN" | "OUT" | "OUT_TOTAL" | "O0" | "ACT" | "ACCUMULATE";
+  /** gather.wgsl's overrides. */
   "gather.wgsl": "B" | "COUNT" | "C" | "ROWS" | "COLS" | "PAD" | "F32";
+  /** loss.wgsl's overrides. */
   "loss.wgsl": "B" | "CLASSES";
+  /** maxpool2d.wgsl's overrides. */
   "maxpool2d.wgsl": "B" | "C" | "H" | "W";
 }
 
 /** Each shader's compute entry points, by file. */
 export interface ShaderEntries {
+  /** activation.wgsl's compute entry points. */
   "activation.wgsl": "relu_forward" | "relu_backward" | "tanh_forward" | "tanh_backward" | "activation_gradient";
+  /** conv2d.wgsl's compute entry points. */
   "conv2d.wgsl": "conv2d_forward" | "conv2d_preactivation_gradient" | "conv2d_backward_input" | "conv2d_weight_partials" | "conv2d_backward_weight";
+  /** conv2d_flat.wgsl's compute entry points. */
   "conv2d_flat.wgsl": "conv2d_forward_flat" | "conv2d_backward_input_flat";
+  /** dense.wgsl's compute entry points. */
   "dense.wgsl": "dense_forward" | "dense_backward_input" | "dense_backward_weight";
+  /** dense_reduce.wgsl's compute entry points. */
   "dense_reduce.wgsl": "dense_forward_reduce" | "dense_backward_input_reduce" | "dense_backward_weight_flat";
+  /** dense_vec4.wgsl's compute entry points. */
   "dense_vec4.wgsl": "dense_forward_vec4" | "dense_forward_vec4_batch16" | "dense_backward_input_vec4" | "dense_backward_weight_vec4";
+  /** gather.wgsl's compute entry points. */
   "gather.wgsl": "gather_batch";
+  /** loss.wgsl's compute entry points. */
   "loss.wgsl": "softmax_cross_entropy";
+  /** maxpool2d.wgsl's compute entry points. */
   "maxpool2d.wgsl": "maxpool2d_forward" | "maxpool2d_backward";
 }
 

@@ -3,22 +3,28 @@
  * an invocation computes 4 channels x CONV_TILE positions of a row) and one thread per output for
  * a discrete GPU (conv2d_flat.wgsl), with the same bindings and constants.
  */
-import type { Constants } from "../../engine/backend.ts";
 import { CONV_TILE } from "../../engine/constants.ts";
-import { type Kernel, WG64 } from "../../engine/kernel.ts";
-import type { ShaderEntries } from "../../engine/webgpu/wgsl.generated.ts";
+import { type ConstantValues, defineKernel, type Kernel } from "../../engine/kernel.ts";
+import type { ShaderEntries, ShaderOverrides } from "../../engine/webgpu/wgsl.generated.ts";
 import * as conv2d from "./conv2d.ts";
 import * as conv2dFlat from "./conv2d_flat.ts";
 
+/** A convolution kernel: B, IC, OC, H, W required; K, ACT, PAD and ROWS optional. */
+export type Conv2dKernel = Kernel<ShaderOverrides["conv2d.wgsl"], "K" | "ACT" | "PAD" | "ROWS">;
+
 const CONV_DEFAULTS = { K: 5, ACT: 0, PAD: 0, ROWS: 1 };
-const outputSize = (c: Constants) => [c.H - c.K + 1, c.W - c.K + 1] as const;
+const outputSize = (c: ConstantValues<ShaderOverrides["conv2d.wgsl"]>) =>
+  [c.H - c.K + 1, c.W - c.K + 1] as const;
 
 /** The family's kernels: every compute entry point of its shaders. */
 export type Conv2dKernelName = ShaderEntries["conv2d.wgsl" | "conv2d_flat.wgsl"];
 
 /** The family's entries, by entry point. */
-export const conv2dKernels: Readonly<Record<Conv2dKernelName, Kernel>> = {
-  conv2d_forward: {
+export type Conv2dKernels = Readonly<Record<Conv2dKernelName, Conv2dKernel>>;
+
+/** The family's entries, by entry point. */
+export const conv2dKernels: Conv2dKernels = {
+  conv2d_forward: defineKernel({
     shader: "conv2d.wgsl",
     entry: "conv2d_forward",
     twin: conv2d.conv2d_forward,
@@ -27,10 +33,9 @@ export const conv2dKernels: Readonly<Record<Conv2dKernelName, Kernel>> = {
       const [OH, OW] = outputSize(c);
       return [Math.ceil(c.OC / 4) * OH * Math.ceil(OW / CONV_TILE), c.B, 1];
     },
-    workgroup: WG64,
     defaults: CONV_DEFAULTS,
-  },
-  conv2d_forward_flat: {
+  }),
+  conv2d_forward_flat: defineKernel({
     shader: "conv2d_flat.wgsl",
     entry: "conv2d_forward_flat",
     twin: conv2dFlat.conv2d_forward_flat,
@@ -39,10 +44,9 @@ export const conv2dKernels: Readonly<Record<Conv2dKernelName, Kernel>> = {
       const [OH, OW] = outputSize(c);
       return [OH * OW, c.OC, c.B];
     },
-    workgroup: WG64,
     defaults: CONV_DEFAULTS,
-  },
-  conv2d_preactivation_gradient: {
+  }),
+  conv2d_preactivation_gradient: defineKernel({
     shader: "conv2d.wgsl",
     entry: "conv2d_preactivation_gradient",
     twin: conv2d.conv2d_preactivation_gradient,
@@ -51,28 +55,25 @@ export const conv2dKernels: Readonly<Record<Conv2dKernelName, Kernel>> = {
       const [OH, OW] = outputSize(c);
       return [c.OC * (OH + 2 * c.PAD) * (OW + 2 * c.PAD), c.B, 1];
     },
-    workgroup: WG64,
     defaults: CONV_DEFAULTS,
-  },
-  conv2d_backward_input: {
+  }),
+  conv2d_backward_input: defineKernel({
     shader: "conv2d.wgsl",
     entry: "conv2d_backward_input",
     twin: conv2d.conv2d_backward_input,
     op: "conv2d_backward_input",
     grid: (c) => [Math.ceil(c.IC / 4) * c.H * Math.ceil(c.W / CONV_TILE), c.B, 1],
-    workgroup: WG64,
     defaults: CONV_DEFAULTS,
-  },
-  conv2d_backward_input_flat: {
+  }),
+  conv2d_backward_input_flat: defineKernel({
     shader: "conv2d_flat.wgsl",
     entry: "conv2d_backward_input_flat",
     twin: conv2dFlat.conv2d_backward_input_flat,
     op: "conv2d_backward_input",
     grid: (c) => [c.H * c.W, c.IC, c.B],
-    workgroup: WG64,
     defaults: CONV_DEFAULTS,
-  },
-  conv2d_weight_partials: {
+  }),
+  conv2d_weight_partials: defineKernel({
     shader: "conv2d.wgsl",
     entry: "conv2d_weight_partials",
     twin: conv2d.conv2d_weight_partials,
@@ -81,16 +82,14 @@ export const conv2dKernels: Readonly<Record<Conv2dKernelName, Kernel>> = {
       const [OH] = outputSize(c), chunks = Math.ceil(c.B * OH / c.ROWS);
       return [Math.ceil(c.OC / 4) * c.K * c.IC * chunks, 1, 1];
     },
-    workgroup: WG64,
     defaults: CONV_DEFAULTS,
-  },
-  conv2d_backward_weight: {
+  }),
+  conv2d_backward_weight: defineKernel({
     shader: "conv2d.wgsl",
     entry: "conv2d_backward_weight",
     twin: conv2d.conv2d_backward_weight,
     op: "conv2d_backward_weight",
     grid: (c) => [c.IC * c.K ** 2 + 1, c.OC, 1],
-    workgroup: WG64,
     defaults: CONV_DEFAULTS,
-  },
+  }),
 };

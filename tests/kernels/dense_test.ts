@@ -278,7 +278,7 @@ function layerStep(backend: Backend, d: DenseInputs, c: Constants, rows: number)
   }
   for (let O0 = 0; O0 < OUT_TOTAL; O0 += rows) {
     const OUT = Math.min(rows, OUT_TOTAL - O0);
-    const slice = { ...c, OUT, OUT_TOTAL, O0, ACCUMULATE: O0 > 0 ? 1 : 0 };
+    const slice = { ...c, B, IN, OUT, OUT_TOTAL, O0, ACCUMULATE: O0 > 0 ? 1 : 0 };
     const w = { tensor: t.w, offset: O0 * IN, length: OUT * IN };
     const b = { tensor: t.b, offset: O0, length: OUT };
     forwardSlices.push(backend.dispatch(kernels.dense_forward, { x: t.x, w, b, y: t.y }, slice));
