@@ -31,7 +31,6 @@ interface GpuDispatch extends Dispatch {
   readonly workgroups: readonly [number, number, number];
 }
 
-const MAX_WORKGROUPS = 65535;
 /** Timestamp query sets hold at most 4096 queries: two per timed pass. */
 const MAX_TIMED_PASSES = 2048;
 const MiB = 2 ** 20;
@@ -44,7 +43,11 @@ export class WebGpuBackend implements Backend {
   readonly ledger: MemoryLedger = new MemoryLedger();
   readonly maxBindingBytes: number;
   readonly maxTensorBytes: number;
+  /** The adapter's maxComputeWorkgroupsPerDimension. */
+  readonly maxWorkgroups: number;
   #submits = 0;
+  /** The tensors this backend made: any other is refused rather than failing deep inside WebGPU. */
+  readonly #tensors = new WeakSet<Tensor>();
   #firstError: string | undefined;
   readonly #modules = new Map<string, GPUShaderModule>();
   readonly #pipelines = new Map<string, GPUComputePipeline>();
@@ -57,6 +60,7 @@ export class WebGpuBackend implements Backend {
   ) {
     this.maxBindingBytes = device.limits.maxStorageBufferBindingSize;
     this.maxTensorBytes = device.limits.maxBufferSize;
+    this.maxWorkgroups = device.limits.maxComputeWorkgroupsPerDimension;
     device.addEventListener("uncapturederror", (event) => {
       this.#firstError ??= (event as GPUUncapturedErrorEvent).error.message;
     });
@@ -94,6 +98,7 @@ export class WebGpuBackend implements Backend {
     });
     this.ledger.allocate("gpu", bytes);
     const tensor: GpuTensor = { label, dtype, shape: [...shape], length, buffer };
+    this.#tensors.add(tensor);
     if (init) this.write(tensor, init);
     return tensor;
   }
@@ -103,11 +108,11 @@ export class WebGpuBackend implements Backend {
     const typed = tensor.dtype === "f32"
       ? (values instanceof Float32Array ? values : Float32Array.from(values))
       : (values instanceof Uint32Array ? values : Uint32Array.from(values));
-    this.device.queue.writeBuffer((tensor as GpuTensor).buffer, elementOffset * 4, typed as BufferSource);
+    this.device.queue.writeBuffer(this.#own(tensor).buffer, elementOffset * 4, typed as BufferSource);
   }
 
   async read(tensor: Tensor): Promise<Float32Array | Uint32Array> {
-    const { buffer, length, dtype } = tensor as GpuTensor;
+    const { buffer, length, dtype } = this.#own(tensor);
     const staging = this.#takeStaging(buffer.size);
     const encoder = this.device.createCommandEncoder();
     encoder.copyBufferToBuffer(buffer, 0, staging, 0, buffer.size);
@@ -126,7 +131,7 @@ export class WebGpuBackend implements Backend {
 
   /** Destroys a tensor's buffer and takes it off the ledger. */
   release(tensor: Tensor): void {
-    const { buffer } = tensor as GpuTensor;
+    const { buffer } = this.#own(tensor);
     this.ledger.free("gpu", buffer.size);
     buffer.destroy();
   }
@@ -156,7 +161,7 @@ export class WebGpuBackend implements Backend {
       }
       entries.push({
         binding: declared.binding,
-        resource: { buffer: (tensor as GpuTensor).buffer, offset: offset * 4, size: Math.max(4, length * 4) },
+        resource: { buffer: this.#own(tensor).buffer, offset: offset * 4, size: Math.max(4, length * 4) },
       });
     }
     for (const name of Object.keys(bindings)) {
@@ -288,16 +293,27 @@ export class WebGpuBackend implements Backend {
     const size = kernel.workgroup;
     const grid = kernel.grid(constants);
     const groups = grid.map((n, i) => Math.max(1, Math.ceil(n / size[i]))) as [number, number, number];
-    if (kernel.folds && groups[0] > MAX_WORKGROUPS) {
-      groups[1] = Math.ceil(groups[0] / MAX_WORKGROUPS);
-      groups[0] = MAX_WORKGROUPS;
+    const most = this.maxWorkgroups;
+    if (kernel.folds && groups[0] > most) {
+      groups[1] = Math.ceil(groups[0] / most);
+      groups[0] = most;
     }
-    if (groups.some((g) => g > MAX_WORKGROUPS)) {
+    if (groups.some((g) => g > most)) {
       throw new UserError(
         `${kernel.entry}: a grid of ${grid.join("x")} is over the adapter's workgroup limits`,
       );
     }
     return groups;
+  }
+
+  /** `tensor` as this backend's own; a tensor of another backend is refused in one line. */
+  #own(tensor: Tensor): GpuTensor {
+    if (!this.#tensors.has(tensor)) {
+      throw new UserError(
+        `${tensor.label} is not a tensor of this WebGPU backend: create it with this backend's tensor()`,
+      );
+    }
+    return tensor as GpuTensor;
   }
 
   #takeStaging(size: number): GPUBuffer {
