@@ -55,7 +55,14 @@ export { elementCount, repeated } from "./engine/backend.ts";
 export { createBackend } from "./engine/create.ts";
 export { CpuBackend } from "./engine/cpu/backend.ts";
 export { WebGpuBackend } from "./engine/webgpu/backend.ts";
-export { type KernelName, type Kernels, kernels, variantsOf } from "./engine/kernels.ts";
+export {
+  type ConstantsOf,
+  defaultFor,
+  type KernelName,
+  type Kernels,
+  kernels,
+  variantsOf,
+} from "./engine/kernels.ts";
 export type { ConstantDefault, ConstantValues, Kernel, KernelConstants } from "./engine/kernel.ts";
 export type {
   ActivationKernel,

@@ -46,6 +46,11 @@ export interface Kernel<Name extends string = string, Optional extends Name = Na
   readonly workgroup: readonly [number, number, number];
   /** Whether the kernel computes this shape (a vec4 kernel needs IN % 4 == 0); all if absent. */
   supports?(c: ConstantValues<Name>): boolean;
+  /**
+   * Whether, untuned, this variant is its op's default at a shape it supports; if absent, it is.
+   * The registry's default is the first variant listed that supports the shape and is preferred.
+   */
+  preferred?(c: ConstantValues<Name>): boolean;
   /** A 1-D kernel that indexes with num_workgroups, so a long grid may fold into y. */
   readonly folds?: boolean;
 }
@@ -59,8 +64,12 @@ export interface KernelSpec<File extends ShaderFile, Optional extends ShaderOver
   readonly defaults?: { readonly [N in Optional]: ConstantDefault<ShaderOverrides[File]> };
   grid(c: ConstantValues<ShaderOverrides[File]>): readonly [number, number, number];
   supports?(c: ConstantValues<ShaderOverrides[File]>): boolean;
+  preferred?(c: ConstantValues<ShaderOverrides[File]>): boolean;
   readonly folds?: boolean;
 }
+
+/** For a variant shaped for another kind of adapter: never the untuned default, only the tuner's choice. */
+export const tunedOnly = (): boolean => false;
 
 /** A registry entry: the family's spec, with its shader's overrides and the entry's workgroup size filled in. */
 export function defineKernel<File extends ShaderFile, Optional extends ShaderOverrides[File] = never>(

@@ -5,10 +5,11 @@
  *
  * A variant (another tiling, a split-K reduction) is one more entry with the same `op`: variants
  * of one op share their bindings and constants and compute the same values, summed in another
- * order. `variantsOf` lists them for the tuner (engine/tuner.ts).
+ * order. `variantsOf` lists them for the tuner (engine/tuner.ts); `defaultFor` is the one an op runs
+ * untuned: the first listed that supports the shape and that its family prefers for it.
  */
 import type { Constants } from "./backend.ts";
-import { type Kernel, withDefaults } from "./kernel.ts";
+import { type Kernel, type KernelConstants, withDefaults } from "./kernel.ts";
 import { type ActivationKernels, activationKernels } from "../kernels/activation/registry.ts";
 import { type Conv2dKernels, conv2dKernels } from "../kernels/conv2d/registry.ts";
 import { type DenseKernels, denseKernels } from "../kernels/dense/registry.ts";
@@ -46,3 +47,17 @@ export function variantsOf(op: string, constants: Constants): Kernel[] {
     k.op === op && (k.supports?.(withDefaults(k, constants)) ?? true)
   );
 }
+
+/**
+ * The kernel `op` runs untuned at these constants: the first variant, in the registry's order, that
+ * supports the shape and is preferred for it (each family states its preferences beside its entries).
+ */
+export function defaultFor(op: string, constants: Constants): Kernel {
+  const chosen = variantsOf(op, constants).find((k) => k.preferred?.(withDefaults(k, constants)) ?? true);
+  if (!chosen) throw new Error(`no kernel computes ${op} for ${JSON.stringify(constants)}`);
+  return chosen;
+}
+
+/** The constants a caller passes to a kernel of this type. */
+export type ConstantsOf<K> = K extends Kernel<infer Name, infer Optional> ? KernelConstants<Name, Optional>
+  : never;

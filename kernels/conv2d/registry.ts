@@ -4,7 +4,7 @@
  * a discrete GPU (conv2d_flat.wgsl), with the same bindings and constants.
  */
 import { CONV_TILE } from "../../engine/constants.ts";
-import { type ConstantValues, defineKernel, type Kernel } from "../../engine/kernel.ts";
+import { type ConstantValues, defineKernel, type Kernel, tunedOnly } from "../../engine/kernel.ts";
 import type { ShaderEntries, ShaderOverrides } from "../../engine/webgpu/wgsl.generated.ts";
 import * as conv2d from "./conv2d.ts";
 import * as conv2dFlat from "./conv2d_flat.ts";
@@ -45,6 +45,7 @@ export const conv2dKernels: Conv2dKernels = {
       return [OH * OW, c.OC, c.B];
     },
     defaults: CONV_DEFAULTS,
+    preferred: tunedOnly,
   }),
   conv2d_preactivation_gradient: defineKernel({
     shader: "conv2d.wgsl",
@@ -72,6 +73,7 @@ export const conv2dKernels: Conv2dKernels = {
     op: "conv2d_backward_input",
     grid: (c) => [c.H * c.W, c.IC, c.B],
     defaults: CONV_DEFAULTS,
+    preferred: tunedOnly,
   }),
   conv2d_weight_partials: defineKernel({
     shader: "conv2d.wgsl",
@@ -93,3 +95,13 @@ export const conv2dKernels: Conv2dKernels = {
     defaults: CONV_DEFAULTS,
   }),
 };
+
+/**
+ * Output rows (n, oh) per conv2d_weight_partials invocation (its ROWS): enough chunks that the
+ * reduction runs as about 256 invocations (the software adapter's threads each take whole
+ * workgroups of 64), and no more, since conv2d_backward_weight then adds the chunks up serially.
+ */
+export function rowsPerChunk(rows: number, invocationsPerChunk: number): number {
+  const chunks = Math.min(rows, Math.ceil(256 / invocationsPerChunk));
+  return Math.ceil(rows / chunks);
+}

@@ -2,9 +2,13 @@
  * The dense family's registry entries: today's register tiles (dense.wgsl), the vec4 tiles for
  * inputs that are a multiple of 4 wide (dense_vec4.wgsl), and the split-K variants shaped for a
  * discrete GPU (dense_reduce.wgsl). Variants of one op share bindings and constants.
+ *
+ * Untuned, an op runs the first variant listed that supports the shape and is preferred for it
+ * (engine/kernels.ts defaultFor): the vec4 tiles where IN is a multiple of 4 (16 x 16 from a batch
+ * of 16 on), else the 4 x 4 tiles; the split-K variants only when the tuner measures them faster.
  */
 import { DENSE_TILE as TILE, DENSE_WIDE as WIDE, REDUCE_THREADS } from "../../engine/constants.ts";
-import { type ConstantValues, defineKernel, type Kernel } from "../../engine/kernel.ts";
+import { type ConstantValues, defineKernel, type Kernel, tunedOnly } from "../../engine/kernel.ts";
 import type { ShaderEntries, ShaderOverrides } from "../../engine/webgpu/wgsl.generated.ts";
 import * as dense from "./dense.ts";
 import * as denseReduce from "./dense_reduce.ts";
@@ -23,13 +27,16 @@ export type DenseKernels = Readonly<Record<DenseKernelName, DenseKernel>>;
 
 /** The family's entries, by entry point. */
 export const denseKernels: DenseKernels = {
-  dense_forward: defineKernel({
-    shader: "dense.wgsl",
-    entry: "dense_forward",
-    twin: dense.dense_forward,
+  dense_forward_vec4_batch16: defineKernel({
+    shader: "dense_vec4.wgsl",
+    entry: "dense_forward_vec4_batch16",
+    twin: dense.dense_forward_vec4_batch16,
     op: "dense_forward",
-    grid: (c) => [Math.ceil(c.OUT / TILE), Math.ceil(c.B / TILE), 1],
+    grid: (c) => [Math.ceil(c.OUT / WIDE), Math.ceil(c.B / WIDE), 1],
     defaults: DENSE_DEFAULTS,
+    supports: vec4Inputs,
+    // 16 samples a tile from a batch of 16 on; a smaller batch would leave most of each tile empty.
+    preferred: (c) => c.B >= 16,
   }),
   dense_forward_vec4: defineKernel({
     shader: "dense_vec4.wgsl",
@@ -40,14 +47,13 @@ export const denseKernels: DenseKernels = {
     defaults: DENSE_DEFAULTS,
     supports: vec4Inputs,
   }),
-  dense_forward_vec4_batch16: defineKernel({
-    shader: "dense_vec4.wgsl",
-    entry: "dense_forward_vec4_batch16",
-    twin: dense.dense_forward_vec4_batch16,
+  dense_forward: defineKernel({
+    shader: "dense.wgsl",
+    entry: "dense_forward",
+    twin: dense.dense_forward,
     op: "dense_forward",
-    grid: (c) => [Math.ceil(c.OUT / WIDE), Math.ceil(c.B / WIDE), 1],
+    grid: (c) => [Math.ceil(c.OUT / TILE), Math.ceil(c.B / TILE), 1],
     defaults: DENSE_DEFAULTS,
-    supports: vec4Inputs,
   }),
   dense_forward_reduce: defineKernel({
     shader: "dense_reduce.wgsl",
@@ -56,14 +62,7 @@ export const denseKernels: DenseKernels = {
     op: "dense_forward",
     grid: (c) => [c.OUT * REDUCE_THREADS, Math.ceil(c.B / 4), 1],
     defaults: DENSE_DEFAULTS,
-  }),
-  dense_backward_input: defineKernel({
-    shader: "dense.wgsl",
-    entry: "dense_backward_input",
-    twin: dense.dense_backward_input,
-    op: "dense_backward_input",
-    grid: (c) => [Math.ceil(c.IN / TILE), Math.ceil(c.B / TILE), 1],
-    defaults: DENSE_DEFAULTS,
+    preferred: tunedOnly,
   }),
   dense_backward_input_vec4: defineKernel({
     shader: "dense_vec4.wgsl",
@@ -74,6 +73,14 @@ export const denseKernels: DenseKernels = {
     defaults: DENSE_DEFAULTS,
     supports: vec4Inputs,
   }),
+  dense_backward_input: defineKernel({
+    shader: "dense.wgsl",
+    entry: "dense_backward_input",
+    twin: dense.dense_backward_input,
+    op: "dense_backward_input",
+    grid: (c) => [Math.ceil(c.IN / TILE), Math.ceil(c.B / TILE), 1],
+    defaults: DENSE_DEFAULTS,
+  }),
   dense_backward_input_reduce: defineKernel({
     shader: "dense_reduce.wgsl",
     entry: "dense_backward_input_reduce",
@@ -82,15 +89,7 @@ export const denseKernels: DenseKernels = {
     // Workgroups of 16 features x 16 slices of the rows, per 4 samples.
     grid: (c) => [Math.ceil(c.IN / 16) * 16, 16 * Math.ceil(c.B / 4), 1],
     defaults: DENSE_DEFAULTS,
-  }),
-  dense_backward_weight: defineKernel({
-    shader: "dense.wgsl",
-    entry: "dense_backward_weight",
-    twin: dense.dense_backward_weight,
-    op: "dense_backward_weight",
-    // One more column of invocations for the biases.
-    grid: (c) => [Math.ceil(c.IN / TILE) + 1, Math.ceil(c.OUT / TILE), 1],
-    defaults: DENSE_DEFAULTS,
+    preferred: tunedOnly,
   }),
   dense_backward_weight_vec4: defineKernel({
     shader: "dense_vec4.wgsl",
@@ -101,6 +100,15 @@ export const denseKernels: DenseKernels = {
     defaults: DENSE_DEFAULTS,
     supports: vec4Inputs,
   }),
+  dense_backward_weight: defineKernel({
+    shader: "dense.wgsl",
+    entry: "dense_backward_weight",
+    twin: dense.dense_backward_weight,
+    op: "dense_backward_weight",
+    // One more column of invocations for the biases.
+    grid: (c) => [Math.ceil(c.IN / TILE) + 1, Math.ceil(c.OUT / TILE), 1],
+    defaults: DENSE_DEFAULTS,
+  }),
   dense_backward_weight_flat: defineKernel({
     shader: "dense_reduce.wgsl",
     entry: "dense_backward_weight_flat",
@@ -108,5 +116,6 @@ export const denseKernels: DenseKernels = {
     op: "dense_backward_weight",
     grid: (c) => [c.IN + 1, c.OUT, 1],
     defaults: DENSE_DEFAULTS,
+    preferred: tunedOnly,
   }),
 };

@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import type { Backend } from "../../engine/backend.ts";
 import { UserError } from "../../engine/errors.ts";
-import { type Kernel, kernels } from "../../engine/kernels.ts";
+import { tunedOnly } from "../../engine/kernel.ts";
+import { defaultFor, type Kernel, kernels } from "../../engine/kernels.ts";
+import { Conv2d } from "../../models/layers/conv2d.ts";
+import { Dense } from "../../models/layers/dense.ts";
+import { lenet5 } from "../../models/lenet5.ts";
+import { CompiledModel } from "../../models/model.ts";
+import { mlp } from "../../models/zoo.ts";
 import { shaderFacts } from "../../engine/webgpu/shaders.ts";
 import { cpuBackend, gpuBackend } from "../helpers.ts";
 
@@ -86,3 +92,67 @@ for (const kind of ["cpu", "webgpu"] as const) {
     assert.deepEqual(d.constants, { B: 1, IN: 4, OUT: 1, OUT_TOTAL: 1, O0: 0, ACT: 0, ACCUMULATE: 0 });
   });
 }
+
+/** Today's kernel choices as the layers made them before the registry did: the fixed path must not move. */
+function chosenByTheLayersBefore(op: string, B: number, IN: number): string {
+  const wide = IN % 4 === 0;
+  if (op === "dense_forward") {
+    return !wide ? "dense_forward" : B >= 16 ? "dense_forward_vec4_batch16" : "dense_forward_vec4";
+  }
+  return wide ? `${op}_vec4` : op;
+}
+
+Deno.test("defaultFor: the untuned kernel of each dense op is the one the layer chose before, at every shape", () => {
+  for (const B of [1, 3, 4, 15, 16, 17, 64]) {
+    for (const IN of [1, 30, 84, 100, 120, 400, 784, 4096]) {
+      for (const op of ["dense_forward", "dense_backward_input", "dense_backward_weight"]) {
+        const c = { B, IN, OUT: 10 };
+        assert.equal(
+          defaultFor(op, c).entry,
+          chosenByTheLayersBefore(op, B, IN),
+          `${op} at B ${B}, IN ${IN}`,
+        );
+      }
+    }
+  }
+  const conv = { B: 4, IC: 1, OC: 6, H: 32, W: 32 };
+  assert.equal(defaultFor("conv2d_forward", conv).entry, "conv2d_forward");
+  assert.equal(defaultFor("conv2d_backward_input", conv).entry, "conv2d_backward_input");
+  // Every op has a default; the variants for other adapters are the tuner's alone.
+  for (const kernel of Object.values(kernels as Record<string, Kernel>)) {
+    if (kernel.preferred === tunedOnly) {
+      assert.notEqual(kernel.entry, kernel.op, `${kernel.entry} is a variant, not its op's own kernel`);
+    }
+  }
+});
+
+Deno.test("a model compiled with fixed kernels runs the kernels the layers chose before", () => {
+  for (
+    const [spec, batch] of [[lenet5(), 4], [lenet5(), 64], [mlp([100, 30]), 4], [
+      mlp([300, 100]),
+      64,
+    ]] as const
+  ) {
+    const model = new CompiledModel(cpuBackend(), spec, batch, 0);
+    const ran = [...model.forward, ...model.backward].map((d) => d.kernel.entry)
+      .filter((entry) => entry.startsWith("dense_") || entry.startsWith("conv2d_forward"));
+    const expected: string[] = [];
+    for (const layer of model.layers) {
+      if (layer instanceof Dense) {
+        expected.push(chosenByTheLayersBefore("dense_forward", batch, layer.inFeatures));
+      }
+      if (layer instanceof Conv2d) expected.push("conv2d_forward");
+    }
+    const backward = [...model.layers].reverse().flatMap((layer, i, all) =>
+      layer instanceof Dense
+        ? [
+          ...(i < all.length - 1
+            ? [chosenByTheLayersBefore("dense_backward_input", batch, layer.inFeatures)]
+            : []),
+          chosenByTheLayersBefore("dense_backward_weight", batch, layer.inFeatures),
+        ]
+        : []
+    );
+    assert.deepEqual(ran, [...expected, ...backward], `${spec.name} at batch ${batch}`);
+  }
+});

@@ -87,7 +87,7 @@ Deno.test("tuner: a variant replaces the default only when faster by the margin;
     const backend = new ScriptedBackend({ dense_forward_vec4: 1, dense_forward_reduce: reduceMs });
     const cache = new MemoryTuningCache();
     const chooser = new KernelChooser(backend, "tuned", cache);
-    const first = chooser.dispatch("fc forward", kernels.dense_forward_vec4, layerBindings(backend, c), c);
+    const first = chooser.dispatch("fc forward", "dense_forward", layerBindings(backend, c), c);
     assert.equal(first.kernel.entry, "dense_forward_vec4", "the default until tuned");
     const replaced = await chooser.tune();
     assert.equal((replaced.get(first) ?? first).kernel.entry, expected, `reduce at ${reduceMs} ms`);
@@ -96,7 +96,7 @@ Deno.test("tuner: a variant replaces the default only when faster by the margin;
     // A second model of the same shape takes the cached choice, timing nothing.
     const timedBefore = backend.timed;
     const again = new KernelChooser(backend, "tuned", cache);
-    const d = again.dispatch("fc forward", kernels.dense_forward_vec4, layerBindings(backend, c), c);
+    const d = again.dispatch("fc forward", "dense_forward", layerBindings(backend, c), c);
     assert.equal(d.kernel.entry, expected);
     await again.tune();
     assert.equal(backend.timed, timedBefore, "a cached choice is not timed again");
@@ -109,13 +109,13 @@ Deno.test("tuner: fixed binds the default alone; a spent budget keeps the defaul
   const backend = new ScriptedBackend({ dense_forward_vec4: 1, dense_forward_reduce: 0.1 });
   const fixed = new KernelChooser(backend, "fixed");
   assert.equal(
-    fixed.dispatch("fc", kernels.dense_forward_vec4, layerBindings(backend, c), c).kernel.entry,
+    fixed.dispatch("fc", "dense_forward", layerBindings(backend, c), c).kernel.entry,
     "dense_forward_vec4",
   );
   assert.equal(fixed.choices.length, 0);
   const cache = new MemoryTuningCache();
   const tuned = new KernelChooser(backend, "tuned", cache);
-  tuned.dispatch("fc", kernels.dense_forward_vec4, layerBindings(backend, c), c);
+  tuned.dispatch("fc", "dense_forward", layerBindings(backend, c), c);
   await tuned.tune({ budgetMs: 0 });
   assert.equal(tuned.choices[0].source, "over budget");
   assert.equal(cache.records.size, 0);
