@@ -99,7 +99,8 @@ export { ACT, type ActivationName } from "./engine/constants.ts";
 export { ActivationLayer, relu, tanh } from "./models/layers/activation.ts";
 export { Conv2d } from "./models/layers/conv2d.ts";
 export { Dense } from "./models/layers/dense.ts";
-export { MaxPool2d } from "./models/layers/maxpool2d.ts";
+// The pooling layers' module whole: MaxPool2d, and any pooling layer added beside it.
+export * from "./models/layers/pool.ts";
 export { CompiledModel, fuseActivations, type ModelSpec } from "./models/model.ts";
 export { lenet5 } from "./models/lenet5.ts";
 export { mlp, modelByName } from "./models/zoo.ts";
