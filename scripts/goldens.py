@@ -74,10 +74,10 @@ def softmax_cross_entropy(i):
     return {"loss": loss.reshape(1), "dlogits": logits.grad}
 
 
-def lenet5(p, x):
+def lenet5(p, x, pool=F.max_pool2d):
     x = F.pad(x, (2, 2, 2, 2))
-    x = F.max_pool2d(torch.tanh(F.conv2d(x, p["conv1.weight"], p["conv1.bias"])), 2)
-    x = F.max_pool2d(torch.tanh(F.conv2d(x, p["conv2.weight"], p["conv2.bias"])), 2)
+    x = pool(torch.tanh(F.conv2d(x, p["conv1.weight"], p["conv1.bias"])), 2)
+    x = pool(torch.tanh(F.conv2d(x, p["conv2.weight"], p["conv2.bias"])), 2)
     x = torch.tanh(F.linear(x.flatten(1), p["fc1.weight"], p["fc1.bias"]))
     x = torch.tanh(F.linear(x, p["fc2.weight"], p["fc2.bias"]))
     return F.linear(x, p["fc3.weight"], p["fc3.bias"])
@@ -114,6 +114,16 @@ def avgpool2d_inputs():
     return {"x": x, "dy": dy}
 
 
+def lenet5_avg(p, x):
+    return lenet5(p, x, F.avg_pool2d)
+
+
+def step_lenet5_inputs():
+    # The same images, labels and initial weights as step_lenet5: only the pooling differs.
+    stored = json.loads((GOLDEN / "step_lenet5.json").read_text())
+    return {k: decode(v) for k, v in stored["inputs"].items()}
+
+
 # name: (note, outputs from inputs, inputs for a new golden or None)
 CASES = {
     "dense": ("y = x W^T + b; weight [out, in] as nn.Linear; dy given, gradients of sum(y * dy)", dense, None),
@@ -137,6 +147,11 @@ CASES = {
     ),
     "step_lenet5": (None, sgd_step(lenet5, 0.0005), None),
     "step_mlp-100-30": (None, sgd_step(mlp, 0.0005), None),
+    "step_lenet5-avg": (
+        "step_lenet5's step (same images, labels, weights and lr 0.0005) with avg_pool2d for max_pool2d",
+        sgd_step(lenet5_avg, 0.0005),
+        step_lenet5_inputs,
+    ),
 }
 
 

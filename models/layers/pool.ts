@@ -1,5 +1,6 @@
 /**
- * 2x2 pooling with stride 2, as PyTorch's nn.MaxPool2d(2): an odd last row or column is dropped.
+ * 2x2 pooling with stride 2, as PyTorch's nn.MaxPool2d(2) and nn.AvgPool2d(2): an odd last row or
+ * column is dropped.
  * A pooling layer is one class that differs only in the pool family's kernels it names.
  */
 import { UserError } from "../../engine/errors.ts";
@@ -22,7 +23,7 @@ interface PoolPair {
 }
 
 /** The pooling layers, by the name `describe()` gives them. */
-export type PoolKind = "maxpool";
+export type PoolKind = "maxpool" | "avgpool";
 
 /** Each pooling layer's kernels. */
 const POOLS: Readonly<Record<PoolKind, PoolPair>> = {
@@ -30,6 +31,11 @@ const POOLS: Readonly<Record<PoolKind, PoolPair>> = {
     forward: kernels.maxpool2d_forward,
     backward: kernels.maxpool2d_backward,
     backwardReadsInput: true,
+  },
+  avgpool: {
+    forward: kernels.avgpool2d_forward,
+    backward: kernels.avgpool2d_backward,
+    backwardReadsInput: false,
   },
 };
 
@@ -74,5 +80,13 @@ export class MaxPool2d extends Pool2d {
   /** `name` labels its tensors. */
   constructor(name: string) {
     super(name, "maxpool");
+  }
+}
+
+/** 2x2 average pooling with stride 2, as PyTorch's avg_pool2d(2, 2): LeNet-5's original subsampling. */
+export class AvgPool2d extends Pool2d {
+  /** `name` labels its tensors. */
+  constructor(name: string) {
+    super(name, "avgpool");
   }
 }
