@@ -80,7 +80,10 @@ Deno.test("1. model names that are object keys are unknown models, listing the v
   for (const name of OBJECT_KEYS) {
     assert.throws(() => modelByName(name), (error: Error) => {
       assert.ok(error instanceof UserError, `${name}: ${error}`);
-      assert.match(error.message, new RegExp(`unknown model "${name}": use lenet5, mlp-H or mlp-H1-H2`));
+      assert.match(
+        error.message,
+        new RegExp(`unknown model "${name}": use lenet5, lenet5-avg, mlp-H or mlp-H1-H2`),
+      );
       return true;
     });
   }
@@ -96,7 +99,10 @@ for (
   ] as const
 ) {
   Deno.test(`1. ${cli} ${args.join(" ")}: one line naming the valid models, exit 2`, async () => {
-    assertRefused(await task(cli, [...args]), /unknown model "\w+": use lenet5, mlp-H or mlp-H1-H2/);
+    assertRefused(
+      await task(cli, [...args]),
+      /unknown model "\w+": use lenet5, lenet5-avg, mlp-H or mlp-H1-H2/,
+    );
   });
 }
 
