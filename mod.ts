@@ -55,7 +55,26 @@ export { elementCount, repeated } from "./engine/backend.ts";
 export { createBackend } from "./engine/create.ts";
 export { CpuBackend } from "./engine/cpu/backend.ts";
 export { WebGpuBackend } from "./engine/webgpu/backend.ts";
-export { type Kernel, type KernelName, kernels, variantsOf } from "./engine/kernels.ts";
+export {
+  type ConstantsOf,
+  defaultFor,
+  type KernelName,
+  type Kernels,
+  kernels,
+  variantsOf,
+} from "./engine/kernels.ts";
+export type { ConstantDefault, ConstantValues, Kernel, KernelConstants } from "./engine/kernel.ts";
+export type {
+  ActivationKernel,
+  ActivationKernelName,
+  ActivationKernels,
+} from "./kernels/activation/registry.ts";
+export type { Conv2dKernel, Conv2dKernelName, Conv2dKernels } from "./kernels/conv2d/registry.ts";
+export type { DenseKernel, DenseKernelName, DenseKernels } from "./kernels/dense/registry.ts";
+export type { GatherKernel, GatherKernelName, GatherKernels } from "./kernels/gather/registry.ts";
+export type { LossKernel, LossKernelName, LossKernels } from "./kernels/loss/registry.ts";
+export type { PoolKernel, PoolKernelName, PoolKernels } from "./kernels/pool/registry.ts";
+export type { ShaderEntries, ShaderOverrides } from "./engine/webgpu/wgsl.generated.ts";
 export type { Twin, TwinBindings } from "./engine/cpu/twin.ts";
 export {
   type KernelChoice,
@@ -80,7 +99,8 @@ export { ACT, type ActivationName } from "./engine/constants.ts";
 export { ActivationLayer, relu, tanh } from "./models/layers/activation.ts";
 export { Conv2d } from "./models/layers/conv2d.ts";
 export { Dense } from "./models/layers/dense.ts";
-export { MaxPool2d } from "./models/layers/maxpool2d.ts";
+// The pooling layers' module whole: MaxPool2d, and any pooling layer added beside it.
+export * from "./models/layers/pool.ts";
 export { CompiledModel, fuseActivations, type ModelSpec } from "./models/model.ts";
 export { lenet5 } from "./models/lenet5.ts";
 export { mlp, modelByName } from "./models/zoo.ts";

@@ -6,7 +6,7 @@
  * `Dispatch`es. Running a step only replays recorded dispatches, so nothing is created in the loop.
  */
 import type { MemoryLedger } from "./memory.ts";
-import type { Kernel } from "./kernels.ts";
+import type { Kernel, KernelConstants } from "./kernel.ts";
 
 /** The element types tensors hold: float32 values or u32 words (labels, packed bytes, counters). */
 export type DType = "f32" | "u32";
@@ -96,8 +96,15 @@ export interface Backend {
   /** Frees a tensor and takes it off the ledger. */
   release(tensor: Tensor): void;
 
-  /** Binds a kernel to tensors and shape constants. Checks bindings against the kernel's declaration. */
-  dispatch(kernel: Kernel, bindings: Bindings, constants: Constants): Dispatch;
+  /**
+   * Binds a kernel to tensors and shape constants. Checks bindings against the kernel's declaration;
+   * a constant its shader does not declare, or one left out that has no default, is refused.
+   */
+  dispatch<Name extends string, Optional extends Name>(
+    kernel: Kernel<Name, Optional>,
+    bindings: Bindings,
+    constants: KernelConstants<NoInfer<Name>, NoInfer<Optional>>,
+  ): Dispatch;
   /** Runs `program` `repeats` times in order. On the GPU this records and submits without waiting. */
   run(program: readonly Dispatch[], repeats?: number): void;
   /** Resolves when all submitted work has finished. */

@@ -5,14 +5,22 @@
  * per candidate of a few dispatches back to back, round-robin so that a loaded machine slows them
  * alike, within a bounded time; keeps the fastest (each candidate's least disturbed round) and
  * caches the choice per adapter and shape.
- * The default (today's kernel) is replaced only by a variant measured faster by MARGIN, so a tuned
- * model is never slower than the fixed one by more than the timing noise.
+ * The default (the registry's choice for the shape, engine/kernels.ts defaultFor) is replaced only
+ * by a variant measured faster by MARGIN, so a tuned model is never slower than the fixed one by
+ * more than the timing noise.
  *
  * The cache is an interface (get/set of JSON-able records): the engine touches no files; the CLIs
  * give it a file in the user's cache folder (io/tuning_cache.ts).
  */
 import type { Backend, Bindings, Constants, Dispatch } from "./backend.ts";
-import { type Kernel, variantsOf } from "./kernels.ts";
+import {
+  type ConstantsOf,
+  defaultFor,
+  type KernelName,
+  type Kernels,
+  kernels,
+  variantsOf,
+} from "./kernels.ts";
 
 /** "fixed": the registry's defaults, today's kernels; "tuned": variants chosen by measurement. */
 export type KernelMode = "fixed" | "tuned";
@@ -106,12 +114,23 @@ export class KernelChooser {
     readonly cache: TuningCache = new MemoryTuningCache(),
   ) {}
 
-  /** Binds `kernel` (the default) or a variant of it; the model's step holds the returned dispatch. */
-  dispatch(label: string, kernel: Kernel, bindings: Bindings, constants: Constants): Dispatch {
-    const variants = this.mode === "tuned" ? variantsOf(kernel.op, constants) : [];
+  /**
+   * Binds a kernel for `operation` (named as its plain kernel, e.g. "dense_forward"): the registry's
+   * default for the shape (defaultFor) when fixed; when tuned, the cached choice if there is one,
+   * else every variant, for `tune` to choose among. The model's step holds the returned dispatch.
+   */
+  dispatch<Op extends KernelName>(
+    label: string,
+    operation: Op,
+    bindings: Bindings,
+    given: ConstantsOf<Kernels[Op]>,
+  ): Dispatch {
+    const op = kernels[operation].op, constants = given as Constants;
+    const kernel = defaultFor(op, constants);
+    const variants = this.mode === "tuned" ? variantsOf(op, constants) : [];
     if (variants.length < 2) return this.backend.dispatch(kernel, bindings, constants);
-    const key = tuningKey(this.backend.adapter.name, kernel.op, constants);
-    const choice: KernelChoice = { label, op: kernel.op, defaultEntry: kernel.entry };
+    const key = tuningKey(this.backend.adapter.name, op, constants);
+    const choice: KernelChoice = { label, op, defaultEntry: kernel.entry };
     const cached = this.cache.get(key);
     const cachedKernel = cached && variants.find((v) => v.entry === cached.chosen);
     if (cached && cachedKernel) {

@@ -5,7 +5,7 @@
 import { tanh } from "./layers/activation.ts";
 import { Conv2d } from "./layers/conv2d.ts";
 import { Dense } from "./layers/dense.ts";
-import { MaxPool2d } from "./layers/maxpool2d.ts";
+import { MaxPool2d } from "./layers/pool.ts";
 import type { ModelSpec } from "./model.ts";
 
 const CLASSES = 10;

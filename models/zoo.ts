@@ -2,6 +2,7 @@
 import { UserError } from "../engine/errors.ts";
 import { relu } from "./layers/activation.ts";
 import { Dense } from "./layers/dense.ts";
+import { AvgPool2d, MaxPool2d } from "./layers/pool.ts";
 import type { Layer } from "./layers/layer.ts";
 import { lenet5 } from "./lenet5.ts";
 import type { ModelSpec } from "./model.ts";
@@ -22,11 +23,21 @@ export function mlp(hidden: readonly number[]): ModelSpec {
   return { name: `mlp-${hidden.join("-")}`, inputShape: [MNIST_PIXELS], pad: 0, layers, classes: CLASSES };
 }
 
+/** LeNet-5 with average pooling, LeNet's original subsampling, where the lab's LeNet-5 takes the maximum. */
+function lenet5Avg(): ModelSpec {
+  const spec = lenet5();
+  const layers = spec.layers.map((layer) => layer instanceof MaxPool2d ? new AvgPool2d(layer.name) : layer);
+  return { ...spec, name: "lenet5-avg", layers };
+}
+
 /**
  * The models with fixed names. A Map, not an object: a name comes from the user, and an object would
  * answer "constructor" or "__proto__" with something from its prototype.
  */
-const modelBuilders: ReadonlyMap<string, () => ModelSpec> = new Map([["lenet5", lenet5]]);
+const modelBuilders: ReadonlyMap<string, () => ModelSpec> = new Map([
+  ["lenet5", lenet5],
+  ["lenet5-avg", lenet5Avg],
+]);
 
 /** "lenet5", "mlp-300", "mlp-300-100", ... */
 export function modelByName(name: string): ModelSpec {

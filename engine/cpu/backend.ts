@@ -11,7 +11,7 @@ import {
   sliceOf,
   type Tensor,
 } from "../backend.ts";
-import { type Kernel, withDefaults } from "../kernels.ts";
+import { type Kernel, type KernelConstants, withDefaults } from "../kernel.ts";
 import { MemoryLedger } from "../memory.ts";
 import { UserError } from "../errors.ts";
 import { type ScratchPool, type TwinBindings, useScratchPool } from "./twin.ts";
@@ -36,6 +36,8 @@ export class CpuBackend implements Backend {
   /** The largest tensor in bytes: one typed array of up to 2 GiB. */
   readonly maxTensorBytes: number = CPU_MAX_TENSOR_BYTES;
   readonly submits = 0;
+  /** The tensors this backend made: any other is refused in one line. */
+  readonly #tensors = new WeakSet<Tensor>();
   /** The twins' scratch arrays, this backend's own, so that its ledger counts them. */
   readonly #scratch: ScratchPool = {
     arrays: new Map(),
@@ -57,29 +59,36 @@ export class CpuBackend implements Backend {
     const data = dtype === "f32" ? new Float32Array(length) : new Uint32Array(length);
     if (init) data.set(init);
     this.ledger.allocate("cpu", data.byteLength);
-    return { label, dtype, shape: [...shape], length, data } as CpuTensor;
+    const tensor: CpuTensor = { label, dtype, shape: [...shape], length, data };
+    this.#tensors.add(tensor);
+    return tensor;
   }
 
   /** Writes values into a tensor, from `elementOffset` on. */
   write(tensor: Tensor, values: ArrayLike<number>, elementOffset = 0): void {
-    (tensor as CpuTensor).data.set(values, elementOffset);
+    this.#own(tensor).data.set(values, elementOffset);
   }
 
   read(tensor: Tensor): Promise<Float32Array | Uint32Array> {
-    return Promise.resolve((tensor as CpuTensor).data.slice());
+    // A throw in the executor rejects: a foreign tensor is refused as the GPU's read refuses it.
+    return new Promise((resolve) => resolve(this.#own(tensor).data.slice()));
   }
 
   /** Forgets a tensor and takes it off the ledger. */
   release(tensor: Tensor): void {
-    this.ledger.free("cpu", (tensor as CpuTensor).data.byteLength);
+    this.ledger.free("cpu", this.#own(tensor).data.byteLength);
   }
 
-  dispatch(kernel: Kernel, bindings: Bindings, given: Constants): Dispatch {
+  dispatch<Name extends string, Optional extends Name>(
+    kernel: Kernel<Name, Optional>,
+    bindings: Bindings,
+    given: KernelConstants<NoInfer<Name>, NoInfer<Optional>>,
+  ): Dispatch {
     const constants = withDefaults(kernel, given);
     const views: TwinBindings = { f32: {}, u32: {} };
     for (const [name, binding] of Object.entries(bindings)) {
       const { tensor, offset, length } = sliceOf(binding);
-      const data = (tensor as CpuTensor).data.subarray(offset, offset + length);
+      const data = this.#own(tensor).data.subarray(offset, offset + length);
       if (data instanceof Float32Array) views.f32[name] = data;
       else views.u32[name] = data;
     }
@@ -108,6 +117,16 @@ export class CpuBackend implements Backend {
       return performance.now() - start;
     });
     return Promise.resolve({ msPerProgram, clock: "wall clock of the TypeScript twins (performance.now)" });
+  }
+
+  /** `tensor` as this backend's own; a tensor of another backend is refused in one line. */
+  #own(tensor: Tensor): CpuTensor {
+    if (!this.#tensors.has(tensor)) {
+      throw new UserError(
+        `${tensor.label} is not a tensor of this CPU backend: create it with this backend's tensor()`,
+      );
+    }
+    return tensor as CpuTensor;
   }
 
   /** Nothing to free: the typed arrays go with the garbage collector. */

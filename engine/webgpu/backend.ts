@@ -16,10 +16,10 @@ import {
   type Tensor,
 } from "../backend.ts";
 import { UserError } from "../errors.ts";
-import { type Kernel, withDefaults } from "../kernels.ts";
+import { type Kernel, type KernelConstants, withDefaults } from "../kernel.ts";
 import { MemoryLedger } from "../memory.ts";
 import { acquireDevice } from "./device.ts";
-import { reflectEntry, shaderSource } from "./shaders.ts";
+import { entryFacts, shaderSource } from "./shaders.ts";
 
 interface GpuTensor extends Tensor {
   readonly buffer: GPUBuffer;
@@ -31,7 +31,6 @@ interface GpuDispatch extends Dispatch {
   readonly workgroups: readonly [number, number, number];
 }
 
-const MAX_WORKGROUPS = 65535;
 /** Timestamp query sets hold at most 4096 queries: two per timed pass. */
 const MAX_TIMED_PASSES = 2048;
 const MiB = 2 ** 20;
@@ -44,7 +43,11 @@ export class WebGpuBackend implements Backend {
   readonly ledger: MemoryLedger = new MemoryLedger();
   readonly maxBindingBytes: number;
   readonly maxTensorBytes: number;
+  /** The adapter's maxComputeWorkgroupsPerDimension. */
+  readonly maxWorkgroups: number;
   #submits = 0;
+  /** The tensors this backend made: any other is refused rather than failing deep inside WebGPU. */
+  readonly #tensors = new WeakSet<Tensor>();
   #firstError: string | undefined;
   readonly #modules = new Map<string, GPUShaderModule>();
   readonly #pipelines = new Map<string, GPUComputePipeline>();
@@ -57,6 +60,7 @@ export class WebGpuBackend implements Backend {
   ) {
     this.maxBindingBytes = device.limits.maxStorageBufferBindingSize;
     this.maxTensorBytes = device.limits.maxBufferSize;
+    this.maxWorkgroups = device.limits.maxComputeWorkgroupsPerDimension;
     device.addEventListener("uncapturederror", (event) => {
       this.#firstError ??= (event as GPUUncapturedErrorEvent).error.message;
     });
@@ -94,6 +98,7 @@ export class WebGpuBackend implements Backend {
     });
     this.ledger.allocate("gpu", bytes);
     const tensor: GpuTensor = { label, dtype, shape: [...shape], length, buffer };
+    this.#tensors.add(tensor);
     if (init) this.write(tensor, init);
     return tensor;
   }
@@ -103,11 +108,11 @@ export class WebGpuBackend implements Backend {
     const typed = tensor.dtype === "f32"
       ? (values instanceof Float32Array ? values : Float32Array.from(values))
       : (values instanceof Uint32Array ? values : Uint32Array.from(values));
-    this.device.queue.writeBuffer((tensor as GpuTensor).buffer, elementOffset * 4, typed as BufferSource);
+    this.device.queue.writeBuffer(this.#own(tensor).buffer, elementOffset * 4, typed as BufferSource);
   }
 
   async read(tensor: Tensor): Promise<Float32Array | Uint32Array> {
-    const { buffer, length, dtype } = tensor as GpuTensor;
+    const { buffer, length, dtype } = this.#own(tensor);
     const staging = this.#takeStaging(buffer.size);
     const encoder = this.device.createCommandEncoder();
     encoder.copyBufferToBuffer(buffer, 0, staging, 0, buffer.size);
@@ -126,22 +131,20 @@ export class WebGpuBackend implements Backend {
 
   /** Destroys a tensor's buffer and takes it off the ledger. */
   release(tensor: Tensor): void {
-    const { buffer } = tensor as GpuTensor;
+    const { buffer } = this.#own(tensor);
     this.ledger.free("gpu", buffer.size);
     buffer.destroy();
   }
 
-  dispatch(kernel: Kernel, bindings: Bindings, given: Constants): Dispatch {
+  dispatch<Name extends string, Optional extends Name>(
+    kernel: Kernel<Name, Optional>,
+    bindings: Bindings,
+    given: KernelConstants<NoInfer<Name>, NoInfer<Optional>>,
+  ): Dispatch {
     const constants = withDefaults(kernel, given);
-    const reflection = reflectEntry(kernel.shader, kernel.entry);
-    if (reflection.workgroupSize.join() !== kernel.workgroup.join()) {
-      throw new Error(
-        `${kernel.entry}: the registry says workgroups of ${kernel.workgroup.join("x")}, ` +
-          `the shader ${reflection.workgroupSize.join("x")}`,
-      );
-    }
+    const reflection = entryFacts(kernel.shader, kernel.entry);
     const entries: GPUBindGroupEntry[] = [];
-    for (const [name, declared] of reflection.bindings) {
+    for (const [name, declared] of Object.entries(reflection.bindings)) {
       const binding = bindings[name];
       if (!binding) throw new Error(`${kernel.entry}: binding ${name} is missing`);
       const { tensor, offset, length } = sliceOf(binding);
@@ -158,11 +161,11 @@ export class WebGpuBackend implements Backend {
       }
       entries.push({
         binding: declared.binding,
-        resource: { buffer: (tensor as GpuTensor).buffer, offset: offset * 4, size: Math.max(4, length * 4) },
+        resource: { buffer: this.#own(tensor).buffer, offset: offset * 4, size: Math.max(4, length * 4) },
       });
     }
     for (const name of Object.keys(bindings)) {
-      if (!reflection.bindings.has(name)) throw new Error(`${kernel.entry} has no binding named ${name}`);
+      if (!(name in reflection.bindings)) throw new Error(`${kernel.entry} has no binding named ${name}`);
     }
     const pipeline = this.#pipeline(kernel, constants);
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
@@ -257,11 +260,8 @@ export class WebGpuBackend implements Backend {
   }
 
   #pipeline(kernel: Kernel, constants: Constants): GPUComputePipeline {
-    const reflection = reflectEntry(kernel.shader, kernel.entry);
-    const overrides: Record<string, number> = {};
-    for (const [name, value] of Object.entries(constants)) {
-      if (reflection.overrides.has(name)) overrides[name] = value;
-    }
+    // withDefaults has refused any name the shader does not declare: every constant is an override.
+    const overrides = constants;
     const key = `${kernel.shader}:${kernel.entry}:${JSON.stringify(overrides)}`;
     let pipeline = this.#pipelines.get(key);
     if (!pipeline) {
@@ -270,7 +270,8 @@ export class WebGpuBackend implements Backend {
         module = this.device.createShaderModule({ label: kernel.shader, code: shaderSource(kernel.shader) });
         this.#modules.set(kernel.shader, module);
       }
-      const entries: GPUBindGroupLayoutEntry[] = [...reflection.bindings.values()].map((b) => ({
+      const { bindings } = entryFacts(kernel.shader, kernel.entry);
+      const entries: GPUBindGroupLayoutEntry[] = Object.values(bindings).map((b) => ({
         binding: b.binding,
         visibility: GPUShaderStage.COMPUTE,
         buffer: { type: b.access === "read" ? "read-only-storage" : "storage" },
@@ -292,16 +293,27 @@ export class WebGpuBackend implements Backend {
     const size = kernel.workgroup;
     const grid = kernel.grid(constants);
     const groups = grid.map((n, i) => Math.max(1, Math.ceil(n / size[i]))) as [number, number, number];
-    if (kernel.folds && groups[0] > MAX_WORKGROUPS) {
-      groups[1] = Math.ceil(groups[0] / MAX_WORKGROUPS);
-      groups[0] = MAX_WORKGROUPS;
+    const most = this.maxWorkgroups;
+    if (kernel.folds && groups[0] > most) {
+      groups[1] = Math.ceil(groups[0] / most);
+      groups[0] = most;
     }
-    if (groups.some((g) => g > MAX_WORKGROUPS)) {
+    if (groups.some((g) => g > most)) {
       throw new UserError(
         `${kernel.entry}: a grid of ${grid.join("x")} is over the adapter's workgroup limits`,
       );
     }
     return groups;
+  }
+
+  /** `tensor` as this backend's own; a tensor of another backend is refused in one line. */
+  #own(tensor: Tensor): GpuTensor {
+    if (!this.#tensors.has(tensor)) {
+      throw new UserError(
+        `${tensor.label} is not a tensor of this WebGPU backend: create it with this backend's tensor()`,
+      );
+    }
+    return tensor as GpuTensor;
   }
 
   #takeStaging(size: number): GPUBuffer {

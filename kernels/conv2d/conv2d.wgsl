@@ -32,12 +32,8 @@ const MAX_K = 8u;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-// Four consecutive channels' values, base + stride * q for q < 4, each index clamped to last: the
+// Four consecutive channels' weights, base + stride * q for q < 4, each index clamped to last: the
 // lanes of channels past the end read a real element and are discarded or zeroed by the caller.
-fn x4(base: u32, stride: u32, last: u32) -> vec4f {
-  return vec4f(x[min(base, last)], x[min(base + stride, last)], x[min(base + 2u * stride, last)],
-    x[min(base + 3u * stride, last)]);
-}
 fn w4(base: u32, stride: u32, last: u32) -> vec4f {
   return vec4f(w[min(base, last)], w[min(base + stride, last)], w[min(base + 2u * stride, last)],
     w[min(base + 3u * stride, last)]);

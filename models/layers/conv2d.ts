@@ -3,6 +3,7 @@ import type { Dispatch } from "../../engine/backend.ts";
 import { ACT, type ActivationName, MAX_K } from "../../engine/constants.ts";
 import { UserError } from "../../engine/errors.ts";
 import { kernels } from "../../engine/kernels.ts";
+import { rowsPerChunk } from "../../kernels/conv2d/registry.ts";
 import {
   type Activation,
   activationTensors,
@@ -60,7 +61,7 @@ export class Conv2d implements Layer {
     const forward: Dispatch[] = [
       context.kernels.dispatch(
         `${this.name} forward`,
-        kernels.conv2d_forward,
+        "conv2d_forward",
         { x: input.value, w: weight.value, b: bias.value, y: output.value },
         constants,
       ),
@@ -78,7 +79,7 @@ export class Conv2d implements Layer {
     if (needsInputGrad) {
       backward.push(context.kernels.dispatch(
         `${this.name} input gradient`,
-        kernels.conv2d_backward_input,
+        "conv2d_backward_input",
         { g, w: weight.value, dx: input.grad! },
         constants,
       ));
@@ -96,14 +97,4 @@ export class Conv2d implements Layer {
     }, constants));
     return { output, forward, backward, parameters: [weight, bias] };
   }
-}
-
-/**
- * Output rows (n, oh) per conv2d_weight_partials invocation: enough chunks that the reduction runs
- * as about 256 invocations (the software adapter's threads each take whole workgroups of 64), and
- * no more, since conv2d_backward_weight then adds the chunks up serially.
- */
-export function rowsPerChunk(rows: number, invocationsPerChunk: number): number {
-  const chunks = Math.min(rows, Math.ceil(256 / invocationsPerChunk));
-  return Math.ceil(rows / chunks);
 }

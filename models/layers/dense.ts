@@ -62,15 +62,7 @@ export class Dense implements Layer {
         { N: B * OUT_TOTAL, ACT: ACT_CODE },
       ));
     }
-    // Layers whose input width is a multiple of 4 read it four floats at a time (dense_vec4.wgsl).
-    const wide = IN % 4 === 0;
-    const forwardKernel = !wide
-      ? kernels.dense_forward
-      : B >= 16
-      ? kernels.dense_forward_vec4_batch16
-      : kernels.dense_forward_vec4;
-    const inputKernel = wide ? kernels.dense_backward_input_vec4 : kernels.dense_backward_input;
-    const weightKernel = wide ? kernels.dense_backward_weight_vec4 : kernels.dense_backward_weight;
+    // Each op's kernel for this shape is the registry's to choose (kernels/dense/registry.ts), or the tuner's.
     const rows = this.rowsPerSlice(backend.maxBindingBytes);
     for (let O0 = 0; O0 < OUT_TOTAL; O0 += rows) {
       const OUT = Math.min(rows, OUT_TOTAL - O0);
@@ -80,7 +72,7 @@ export class Dense implements Layer {
       const at = OUT < OUT_TOTAL ? ` rows ${O0}-${O0 + OUT - 1}` : "";
       forward.push(context.kernels.dispatch(
         `${this.name}${at} forward`,
-        forwardKernel,
+        "dense_forward",
         { x: input.value, w, b, y: output.value },
         constants,
       ));
@@ -88,20 +80,22 @@ export class Dense implements Layer {
       if (needsInputGrad) {
         backward.push(context.kernels.dispatch(
           `${this.name}${at} input gradient`,
-          inputKernel,
+          "dense_backward_input",
           { g: output.grad!, w, dx: input.grad! },
           constants,
         ));
       }
-      backwardWeight.push(context.kernels.dispatch(`${this.name}${at} weight gradient`, weightKernel, {
-        x: input.value,
-        g: output.grad!,
-        w_train: w,
-        b_train: b,
-        grad_w: { tensor: weight.grad!, offset: O0 * IN, length: OUT * IN },
-        grad_b: { tensor: bias.grad!, offset: O0, length: OUT },
-        learning_rate: learningRate,
-      }, constants));
+      backwardWeight.push(
+        context.kernels.dispatch(`${this.name}${at} weight gradient`, "dense_backward_weight", {
+          x: input.value,
+          g: output.grad!,
+          w_train: w,
+          b_train: b,
+          grad_w: { tensor: weight.grad!, offset: O0 * IN, length: OUT * IN },
+          grad_b: { tensor: bias.grad!, offset: O0, length: OUT },
+          learning_rate: learningRate,
+        }, constants),
+      );
     }
     return { output, forward, backward: [...backward, ...backwardWeight], parameters: [weight, bias] };
   }

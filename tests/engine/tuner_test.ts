@@ -11,7 +11,7 @@ import { CpuBackend } from "../../engine/cpu/backend.ts";
 import { CONV_TILE, MAX_K, REDUCE_THREADS } from "../../engine/constants.ts";
 import { type Kernel, kernels, variantsOf } from "../../engine/kernels.ts";
 import { describeChoices, KernelChooser, MARGIN, MemoryTuningCache, tuningKey } from "../../engine/tuner.ts";
-import { reflectEntry } from "../../engine/webgpu/shaders.ts";
+import { entryFacts } from "../../engine/webgpu/shaders.ts";
 import { WGSL } from "../../engine/webgpu/wgsl.generated.ts";
 import { CompiledModel } from "../../models/model.ts";
 import { mlp } from "../../models/zoo.ts";
@@ -21,14 +21,14 @@ const ALL = Object.values(kernels as Record<string, Kernel>);
 
 Deno.test("kernel registry: each entry's workgroup, twin and bindings agree with its shader", () => {
   for (const kernel of ALL) {
-    const reflection = reflectEntry(kernel.shader, kernel.entry);
+    const reflection = entryFacts(kernel.shader, kernel.entry);
     assert.deepEqual(reflection.workgroupSize, kernel.workgroup, `${kernel.entry} workgroup`);
     assert.equal(kernel.twin.name, kernel.entry, `${kernel.entry}'s twin has its name`);
   }
   // Variants of one op bind the same names, so any of them can take a layer's bindings.
   for (const op of new Set(ALL.map((k) => k.op))) {
     const [first, ...others] = ALL.filter((k) => k.op === op);
-    const names = (k: Kernel) => [...reflectEntry(k.shader, k.entry).bindings.keys()].sort();
+    const names = (k: Kernel) => Object.keys(entryFacts(k.shader, k.entry).bindings).sort();
     for (const other of others) {
       assert.deepEqual(names(other), names(first), `${other.entry} binds as ${first.entry}`);
     }
@@ -87,7 +87,7 @@ Deno.test("tuner: a variant replaces the default only when faster by the margin;
     const backend = new ScriptedBackend({ dense_forward_vec4: 1, dense_forward_reduce: reduceMs });
     const cache = new MemoryTuningCache();
     const chooser = new KernelChooser(backend, "tuned", cache);
-    const first = chooser.dispatch("fc forward", kernels.dense_forward_vec4, layerBindings(backend, c), c);
+    const first = chooser.dispatch("fc forward", "dense_forward", layerBindings(backend, c), c);
     assert.equal(first.kernel.entry, "dense_forward_vec4", "the default until tuned");
     const replaced = await chooser.tune();
     assert.equal((replaced.get(first) ?? first).kernel.entry, expected, `reduce at ${reduceMs} ms`);
@@ -96,7 +96,7 @@ Deno.test("tuner: a variant replaces the default only when faster by the margin;
     // A second model of the same shape takes the cached choice, timing nothing.
     const timedBefore = backend.timed;
     const again = new KernelChooser(backend, "tuned", cache);
-    const d = again.dispatch("fc forward", kernels.dense_forward_vec4, layerBindings(backend, c), c);
+    const d = again.dispatch("fc forward", "dense_forward", layerBindings(backend, c), c);
     assert.equal(d.kernel.entry, expected);
     await again.tune();
     assert.equal(backend.timed, timedBefore, "a cached choice is not timed again");
@@ -109,13 +109,13 @@ Deno.test("tuner: fixed binds the default alone; a spent budget keeps the defaul
   const backend = new ScriptedBackend({ dense_forward_vec4: 1, dense_forward_reduce: 0.1 });
   const fixed = new KernelChooser(backend, "fixed");
   assert.equal(
-    fixed.dispatch("fc", kernels.dense_forward_vec4, layerBindings(backend, c), c).kernel.entry,
+    fixed.dispatch("fc", "dense_forward", layerBindings(backend, c), c).kernel.entry,
     "dense_forward_vec4",
   );
   assert.equal(fixed.choices.length, 0);
   const cache = new MemoryTuningCache();
   const tuned = new KernelChooser(backend, "tuned", cache);
-  tuned.dispatch("fc", kernels.dense_forward_vec4, layerBindings(backend, c), c);
+  tuned.dispatch("fc", "dense_forward", layerBindings(backend, c), c);
   await tuned.tune({ budgetMs: 0 });
   assert.equal(tuned.choices[0].source, "over budget");
   assert.equal(cache.records.size, 0);
@@ -128,8 +128,8 @@ Deno.test("tuner: once tuned, each slot holds only the dispatch it runs (the los
   for (const [what, options] of [["measured", {}], ["over budget", { budgetMs: 0 }]] as const) {
     const backend = new ScriptedBackend({ dense_forward_vec4: 1, dense_forward_reduce: 0.5 });
     const chooser = new KernelChooser(backend, "tuned", new MemoryTuningCache());
-    chooser.dispatch("fc1 forward", kernels.dense_forward_vec4, layerBindings(backend, c), c);
-    chooser.dispatch("fc2 forward", kernels.dense_forward_vec4, layerBindings(backend, c), c);
+    chooser.dispatch("fc1 forward", "dense_forward_vec4", layerBindings(backend, c), c);
+    chooser.dispatch("fc2 forward", "dense_forward_vec4", layerBindings(backend, c), c);
     assert.equal(chooser.heldDispatches, 2 * candidates, `${what}: every variant bound until tuned`);
     await chooser.tune(options);
     assert.equal(chooser.heldDispatches, 2, `${what}: one dispatch per slot after tune`);

@@ -5,7 +5,7 @@ import { Random } from "../../engine/random.ts";
 import { relu } from "../../models/layers/activation.ts";
 import { Conv2d } from "../../models/layers/conv2d.ts";
 import { Dense } from "../../models/layers/dense.ts";
-import { MaxPool2d } from "../../models/layers/maxpool2d.ts";
+import { MaxPool2d } from "../../models/layers/pool.ts";
 import { channelMeanStd, DeviceDataSet, type LabelledImages } from "../../models/dataset.ts";
 import { CompiledModel, type ModelSpec } from "../../models/model.ts";
 import { predict } from "../../models/predict.ts";
