@@ -17,7 +17,7 @@ const DEFAULT_EPOCHS = 2;
 const USAGE = `usage: deno task crosscheck MODEL [--backend webgpu|cpu] [--epochs ${DEFAULT_EPOCHS}] ` +
   `[--batch-size ${PROTOCOL.batchSize}] [--lr-schedule ${PROTOCOL.learningRateSchedule}] [--seed ${PROTOCOL.seed}] ` +
   `[--train-limit N] [--test-limit N] [--data DIR] [--kernels fixed|tuned] [--torch-device cpu|cuda] [--keep DIR]
-  Trains the engine (MODEL: lenet5, mlp-H or mlp-H1-H2), then PyTorch from the engine's initial weights
+  Trains the engine (MODEL: lenet5, lenet5-avg, mlp-H or mlp-H1-H2), then PyTorch from the engine's initial weights
   in the engine's batch order of every epoch, and prints both runs' training loss and test accuracy.
   Exits 1 when any epoch differs by more than float32 rounding explains: ${CROSSCHECK_BOUND.loss} in the
   epoch's mean training loss, or ${CROSSCHECK_BOUND.testImages} test image. Chosen by measurement: from the same weights and order,

@@ -25,7 +25,7 @@ import { compileModel, kernelMode } from "../io/tuning_cache.ts";
 const USAGE = `usage: deno task train MODEL [--backend webgpu|cpu] [--epochs ${PROTOCOL.epochs}] ` +
   `[--batch-size ${PROTOCOL.batchSize}] [--lr-schedule ${PROTOCOL.learningRateSchedule}] [--seed ${PROTOCOL.seed}] ` +
   `[--train-limit N] [--test-limit N] [--data DIR] [--save PATH] [--weights PATH] [--kernels fixed|tuned] [--json]
-  MODEL: lenet5, mlp-H or mlp-H1-H2 (e.g. mlp-300-100)
+  MODEL: lenet5, lenet5-avg, mlp-H or mlp-H1-H2 (e.g. mlp-300-100)
   --kernels: today's kernels, or variants chosen by measurement on the adapter (default: tuned on webgpu)
 ${flagRanges(["epochs", "batch-size", "seed", "train-limit", "test-limit"])}`;
 

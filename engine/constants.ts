@@ -1,6 +1,6 @@
 /**
  * Constants that the shaders, their TypeScript twins and the layers share, stated once. Each WGSL
- * file that uses one repeats it as a `const` (WGSL has no import); tests/kernels_test.ts checks
+ * file that uses one repeats it as a `const` (WGSL has no import); tests/engine/tuner_test.ts checks
  * the two agree.
  */
 

@@ -27,9 +27,9 @@ export const STUDY_MODELS: readonly string[] = [
   "mlp-16384-8192",
 ];
 
-/** lenet5, mlp1 (one hidden layer) or mlp2 (two), for any name modelByName accepts. */
+/** lenet5 (with either pooling), mlp1 (one hidden layer) or mlp2 (two), for any name modelByName accepts. */
 export function familyOf(name: string): Family {
-  if (name === "lenet5") return "lenet5";
+  if (name === "lenet5" || name === "lenet5-avg") return "lenet5";
   return name.split("-").length === 2 ? "mlp1" : "mlp2";
 }
 
