@@ -2,7 +2,6 @@
 import {
   type Backend,
   type Bindings,
-  type Constants,
   CPU_MAX_TENSOR_BYTES,
   type Dispatch,
   type DType,
