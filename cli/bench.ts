@@ -1,9 +1,9 @@
 /**
  * deno task bench [flags]: training images per second, inference time per batch and dense GFLOP/s on our
- * webgpu and cpu paths, and the same workloads in TensorFlow.js (on the same adapter) and PyTorch, all in
- * one run so that the ratios hold on a noisy machine. Every figure is a median over repeats, named by its
- * clock. Prints tables and the issue's targets as PASS/FAIL lines; --json prints one JSON object on stdout
- * (the tables then go to stderr).
+ * webgpu and cpu paths, and the same workloads in TensorFlow.js and jax-js (on the same adapter) and
+ * PyTorch, all in one run so that the ratios hold on a noisy machine. Every figure is a median over
+ * repeats, named by its clock. Prints tables and the issue's targets as PASS/FAIL lines; --json prints one
+ * JSON object on stdout (the tables then go to stderr).
  */
 import { UserError } from "../engine/errors.ts";
 import type { ModelSpec } from "../models/model.ts";
@@ -19,9 +19,10 @@ const USAGE =
   `usage: deno task bench [--quick] [--models lenet5,mlp-300-100,mlp-4096-2048] [--no-peers] [--json]
                         [--steps N] [--repeats N] [--data DIR] [--kernels tuned|fixed]
   --quick      fewer steps and repeats: the whole bench in under 5 minutes on a 2-core machine
-               (peer cpu-path cells projected to be very slow are skipped, with the reason printed)
+               (peer cpu-path cells projected to be very slow, and jax-js's plain-JS cpu device, are
+               skipped, with the reason printed)
   --models     comma-separated model names (lenet5, mlp-H, mlp-H1-H2)
-  --no-peers   only our own webgpu and cpu paths (no TensorFlow.js, no PyTorch)
+  --no-peers   only our own webgpu and cpu paths (no TensorFlow.js, no jax-js, no PyTorch)
   --json       one JSON object with every figure on stdout; the tables go to stderr
   --steps N    timed steps per training pass and batches per inference repeat, instead of calibrating
                them to a pass's target duration (fast, for smoke tests)

@@ -39,6 +39,8 @@ export interface Peer {
   readonly onCpu: boolean;
   readonly kernelClock?: string;
   readonly setting?: PeerSetting;
+  /** Why this peer's cells are not run in this bench (each is recorded as skipped, with this reason). */
+  readonly skipped?: string;
   train(model: PeerModel, batch: number, steps: number, setting?: number): Promise<PeerTrainResult>;
   infer(model: PeerModel, batch: number, batches: number, setting?: number): Promise<PeerInferResult>;
   matmulGflops?(batch: number, repeats: number, setting?: number): Promise<number>;
@@ -66,6 +68,30 @@ export async function tfjsPeers(): Promise<Peer[]> {
           tfjs.tfjsMatmulGflops(DENSE_SIZE, batch, backend, repeats, setting),
       }
       : {}),
+  }));
+}
+
+const JAXJS_BACKENDS = ["webgpu", "wasm", "cpu"] as const;
+
+/** Why jax-js's cpu device is left out of a --quick bench. */
+export const JAXJS_CPU_QUICK_SKIP = "jax-js's cpu device runs interpreted JavaScript kernels, far slower " +
+  "than its wasm device; skipped under --quick, run without --quick";
+
+/**
+ * jax-js on each of its devices, with `jit` on the whole step, at the best of its readback intervals in
+ * every cell. Imported here, on call, so that no command but the bench loads jax-js (and an offline
+ * bundle, which carries only a placeholder for it, fails here and the bench goes on without it).
+ */
+export async function jaxjsPeers(quick: boolean): Promise<Peer[]> {
+  const jaxjs = await import("../peers/jaxjs.ts");
+  return JAXJS_BACKENDS.map((backend) => ({
+    path: `jaxjs-${backend}` as const,
+    onCpu: backend !== "webgpu",
+    ...(backend === "webgpu" ? { kernelClock: jaxjs.JAXJS_KERNEL_CLOCK } : {}),
+    setting: { name: jaxjs.JAXJS_READBACK_SETTING, values: jaxjs.JAXJS_READBACK_INTERVALS },
+    ...(backend === "cpu" && quick ? { skipped: JAXJS_CPU_QUICK_SKIP } : {}),
+    train: (model, batch, steps, interval) => jaxjs.jaxjsTrain(model, backend, batch, steps, interval),
+    infer: (model, batch, batches, interval) => jaxjs.jaxjsInfer(model, backend, batch, batches, interval),
   }));
 }
 

@@ -24,6 +24,12 @@ export interface Plan {
   readonly fixedSteps?: number;
 }
 
+/**
+ * jax-js's version as the labels name it: written here, not imported from lab/peers/jaxjs.ts, so that
+ * reading the bench's rows never loads jax-js (a test holds it equal to JAXJS_VERSION).
+ */
+export const JAXJS_LABEL_VERSION = "0.1.25";
+
 export type PathId =
   | "ours-webgpu"
   | "ours-webgpu-fixed"
@@ -31,8 +37,20 @@ export type PathId =
   | "tfjs-webgpu"
   | "tfjs-cpu"
   | "tfjs-wasm"
+  | "jaxjs-webgpu"
+  | "jaxjs-wasm"
+  | "jaxjs-cpu"
   | "pytorch-cpu"
   | "pytorch-cuda";
+/** The JavaScript peers: the strongest of them, in each cell, is what ours is held against (issue 23). */
+export const JS_PEERS: readonly PathId[] = [
+  "tfjs-webgpu",
+  "tfjs-wasm",
+  "tfjs-cpu",
+  "jaxjs-webgpu",
+  "jaxjs-wasm",
+  "jaxjs-cpu",
+];
 export const PATH_LABELS: Record<PathId, string> = {
   "ours-webgpu": "ours webgpu",
   "ours-webgpu-fixed": "ours webgpu, today's kernels (--kernels fixed)",
@@ -40,6 +58,9 @@ export const PATH_LABELS: Record<PathId, string> = {
   "tfjs-webgpu": "TF.js webgpu",
   "tfjs-cpu": "TF.js cpu",
   "tfjs-wasm": "TF.js wasm",
+  "jaxjs-webgpu": `jax-js ${JAXJS_LABEL_VERSION} webgpu (jit)`,
+  "jaxjs-wasm": `jax-js ${JAXJS_LABEL_VERSION} wasm (jit)`,
+  "jaxjs-cpu": `jax-js ${JAXJS_LABEL_VERSION} cpu (jit)`,
   "pytorch-cpu": "PyTorch cpu",
   "pytorch-cuda": "PyTorch cuda",
 };
@@ -118,6 +139,10 @@ export interface Target {
   /** The same measure of the same path of ours against the strongest peer measured (lowest ratio). */
   strongestPeer?: PathId;
   strongestTimes?: number;
+  /** Against the strongest JavaScript peer (issue 23): our faster path, the peer and its setting. */
+  oursPath?: PathId;
+  jsPeer?: PathId;
+  jsPeerSetting?: string;
 }
 
 // ---------- statistics ----------

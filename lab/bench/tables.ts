@@ -4,6 +4,7 @@ import {
   type DenseRow,
   INFERENCE_BATCH,
   type InferenceRow,
+  JS_PEERS,
   type Outcome,
   PATH_LABELS,
   type PathId,
@@ -23,12 +24,16 @@ export const RATIO_PAIRS: [PathId, PathId][] = [
   ["ours-cpu", "tfjs-cpu"],
   ["ours-cpu", "tfjs-wasm"],
   ["ours-webgpu", "tfjs-wasm"],
+  ["ours-webgpu", "jaxjs-webgpu"],
+  ["ours-cpu", "jaxjs-wasm"],
+  ["ours-webgpu", "jaxjs-wasm"],
+  ["ours-cpu", "jaxjs-cpu"],
   ["ours-webgpu", "pytorch-cpu"],
   ["ours-cpu", "pytorch-cpu"],
   ["ours-webgpu", "pytorch-cuda"],
 ];
 /** The CPU peers, each at its strongest setting: the strongest of them is the one we compare worst with. */
-export const CPU_PEERS: PathId[] = ["pytorch-cpu", "tfjs-wasm", "tfjs-cpu"];
+export const CPU_PEERS: PathId[] = ["pytorch-cpu", "tfjs-wasm", "tfjs-cpu", "jaxjs-wasm", "jaxjs-cpu"];
 export const DENSE_MEASURE = `dense ${DENSE_SIZE}x${DENSE_SIZE} GFLOP/s`;
 
 export function ratios(training: TrainingRow[], inference: InferenceRow[], dense: DenseRow[]): Ratio[] {
@@ -96,6 +101,122 @@ export function strongestCpuPeerRatios(all: readonly Ratio[]): Ratio[] {
     (["ours-webgpu", "ours-cpu"] as const).flatMap((ours) =>
       strongestPeer(all, { measure: r.measure, model: r.model, batch: r.batch, ours }, CPU_PEERS) ?? []
     )
+  );
+}
+
+// ---------- ours against the strongest JavaScript peer (issue 23) ----------
+
+/** Our paths in a cell's comparison with the JavaScript peers: whichever is faster in that cell. */
+export const OURS_AGAINST_JS: readonly PathId[] = ["ours-webgpu", "ours-cpu"];
+
+/** One cell: the faster of our paths against the fastest JavaScript peer (any library, any backend). */
+export interface JsPeerComparison {
+  measure: string;
+  model: string;
+  batch: number;
+  ours: PathId;
+  oursFigure: number;
+  peer: PathId;
+  peerFigure: number;
+  /** The peer's setting in that cell, e.g. "read back every 10". */
+  peerSetting?: string;
+  /** How many times faster ours is than that peer (> 1: ours is faster). */
+  times: number;
+}
+
+/** The cells compared: each training batch, and each inference figure. */
+const JS_PEER_MEASURES: {
+  measure: string;
+  training?: number;
+  figure: (row: TrainingRow & InferenceRow) => number | undefined;
+  higherIsFaster: boolean;
+}[] = [
+  ...TRAINING_BATCHES.map((batch) => ({
+    measure: "training images/s",
+    training: batch,
+    figure: (row: TrainingRow) => row.imagesPerSecond,
+    higherIsFaster: true,
+  })),
+  { measure: "inference kernel ms/batch", figure: (row) => row.kernelMs, higherIsFaster: false },
+  { measure: "inference streamed ms/batch", figure: (row) => row.streamedMs, higherIsFaster: false },
+  { measure: "inference latency ms", figure: (row) => row.latencyMs, higherIsFaster: false },
+];
+
+export function strongestJsPeerComparisons(
+  training: readonly TrainingRow[],
+  inference: readonly InferenceRow[],
+): JsPeerComparison[] {
+  const out: JsPeerComparison[] = [];
+  for (const model of new Set([...training, ...inference].map((row) => row.model))) {
+    for (const { measure, training: batch, figure, higherIsFaster } of JS_PEER_MEASURES) {
+      const cell = (batch === undefined ? inference : training).filter((row) =>
+        row.model === model && row.batch === (batch ?? INFERENCE_BATCH)
+      ) as (TrainingRow & InferenceRow)[];
+      /** The fastest row among `paths` with a figure in this cell. */
+      const fastest = (paths: readonly PathId[]) =>
+        cell.filter((row) => paths.includes(row.path) && figure(row))
+          .reduce<(TrainingRow & InferenceRow) | undefined>(
+            (best, row) =>
+              best === undefined ||
+                (higherIsFaster ? figure(row)! > figure(best)! : figure(row)! < figure(best)!)
+                ? row
+                : best,
+            undefined,
+          );
+      const ours = fastest(OURS_AGAINST_JS), peer = fastest(JS_PEERS);
+      if (!ours || !peer) continue;
+      const oursFigure = figure(ours)!, peerFigure = figure(peer)!;
+      out.push({
+        measure,
+        model,
+        batch: batch ?? INFERENCE_BATCH,
+        ours: ours.path,
+        oursFigure,
+        peer: peer.path,
+        peerFigure,
+        ...(peer.setting ? { peerSetting: peer.setting } : {}),
+        times: higherIsFaster ? oursFigure / peerFigure : peerFigure / oursFigure,
+      });
+    }
+  }
+  return out;
+}
+
+/** Issue 23's target: ours at least as fast as every JavaScript peer in these training cells. */
+export const JS_PEER_TARGET_MODELS = ["lenet5", "mlp-300-100"];
+export const JS_PEER_THRESHOLD = 1;
+
+export function jsPeerTargets(
+  comparisons: readonly JsPeerComparison[],
+  models: readonly string[],
+  jsPeersRun: boolean,
+): Target[] {
+  return JS_PEER_TARGET_MODELS.flatMap((model) =>
+    TRAINING_BATCHES.map((batch): Target => {
+      const target = `${model} training, batch ${batch}: ours (the faster of our webgpu and cpu paths) / ` +
+        `the strongest JavaScript peer images/s (issue 23)`;
+      const threshold = JS_PEER_THRESHOLD;
+      const c = comparisons.find((c) =>
+        c.measure === "training images/s" && c.model === model && c.batch === batch
+      );
+      if (c) {
+        return {
+          target,
+          threshold,
+          times: c.times,
+          pass: c.times >= threshold,
+          oursPath: c.ours,
+          jsPeer: c.peer,
+          ...(c.peerSetting ? { jsPeerSetting: c.peerSetting } : {}),
+        };
+      }
+      const why = !models.includes(model)
+        ? `${model} is not among --models`
+        : !jsPeersRun
+        ? "no JavaScript peer was run (--no-peers, or none available)"
+        : "a figure is missing (see the tables)";
+      return { target, threshold, why: `not measured: ${why}` };
+    })
   );
 }
 
@@ -298,10 +419,38 @@ export function ratioTable(rows: readonly Ratio[]): string {
 export function targetLine(t: Target): string {
   const strongest = t.strongestPeer === undefined ? "" : `; against the strongest peer measured, ` +
     `${PATH_LABELS[t.strongestPeer]}: ${formatNumber(t.strongestTimes)}x`;
+  const jsPeer = t.jsPeer === undefined ? "" : `; ${PATH_LABELS[t.oursPath!]} against ` +
+    `${PATH_LABELS[t.jsPeer]}${t.jsPeerSetting ? ` (${t.jsPeerSetting})` : ""}`;
   return t.pass === undefined
     ? `----  ${t.target}: ${t.why} (target >= ${t.threshold}x)`
     : `${t.pass ? "PASS" : "FAIL"}  ${t.target} = ${formatNumber(t.times)}x (target >= ${t.threshold}x)` +
-      strongest;
+      strongest + jsPeer;
+}
+
+/** Ours against the strongest JavaScript peer of each cell: both paths named, with both figures. */
+export function strongestJsPeerTable(rows: readonly JsPeerComparison[]): string {
+  return table(
+    [
+      "measure",
+      "model",
+      "batch",
+      "ours (faster path)",
+      "figure",
+      "strongest JavaScript peer",
+      "figure",
+      "times",
+    ],
+    rows.map((c) => [
+      c.measure,
+      c.model,
+      String(c.batch),
+      PATH_LABELS[c.ours],
+      formatNumber(c.oursFigure),
+      PATH_LABELS[c.peer] + (c.peerSetting ? ` (${c.peerSetting})` : ""),
+      formatNumber(c.peerFigure),
+      `${formatNumber(c.times)}x`,
+    ]),
+  );
 }
 
 /** Ours against the strongest CPU peer: which peer it was (with its setting) and the ratio. */
@@ -345,8 +494,19 @@ export interface Report {
     cpu?: string;
     tfjsWebgpu?: string;
     tfjsWasm?: string;
+    /** Why jax-js did not run, where it could not be loaded. */
+    jaxjs?: string;
     pytorch?: string;
   };
+  /** What jax-js ran as, where it ran: version, each device's line, the readback intervals tried. */
+  jaxjs?: {
+    version: string;
+    settings: string;
+    devices: Record<string, string>;
+    readbackIntervalsTried: number[];
+  };
+  /** Ours against the strongest JavaScript peer, per training and inference cell (issue 23). */
+  strongestJsPeer: JsPeerComparison[];
   /** PyTorch's BLAS library and thread counts, where PyTorch ran. */
   pytorch?: { blas?: string; defaultThreads?: number; threadsTried: number[] };
   /** TF.js webgpu's deferred-submit batch sizes tried in every cell. */
@@ -379,6 +539,16 @@ function kernelLines(rows: readonly TrainingRow[]): string[] {
   return lines.length ? [...lines, ""] : [];
 }
 
+/** jax-js's version, settings and devices, or why it did not run. */
+function jaxjsLines(report: Report): string[] {
+  if (!report.jaxjs) return [`jax-js: ${report.adapters.jaxjs ?? "not run"}`];
+  const { version, settings, devices, readbackIntervalsTried } = report.jaxjs;
+  return [
+    `jax-js ${version}: ${settings}; readback intervals tried per cell: ${readbackIntervalsTried.join(", ")}`,
+    ...Object.entries(devices).map(([device, line]) => `  ${device}: ${line}`),
+  ];
+}
+
 export function renderReport(report: Report): string {
   const { adapters, machine } = report;
   const kernelClocks = new Set(
@@ -396,6 +566,7 @@ export function renderReport(report: Report): string {
       ? `; deferred-submit batch sizes tried per cell: ${report.tfjsDeferredSubmitTried.join(", ")}`
       : ""),
     `TF.js wasm backend: ${adapters.tfjsWasm ?? "not run"}`,
+    ...jaxjsLines(report),
     `PyTorch: ${adapters.pytorch ?? "not run"}` +
     (report.pytorch ? `; CPU threads tried per cell: ${report.pytorch.threadsTried.join(", ")}` : ""),
     "",
@@ -419,6 +590,12 @@ export function renderReport(report: Report): string {
     ...kernelLines(report.training),
     "Ours against the strongest CPU peer of each cell (the peer we compare worst with, at its best setting)",
     strongestCpuPeerTable(report.strongestCpuPeer, report.training, report.inference, report.dense),
+    "",
+    "Ours (the faster of our webgpu and cpu paths in each cell) against the strongest JavaScript peer " +
+    "of each cell (TF.js or jax-js, any backend, at its best setting)",
+    report.strongestJsPeer.length
+      ? strongestJsPeerTable(report.strongestJsPeer)
+      : "no JavaScript peer measured",
     "",
     "Targets (each also stated against the strongest peer measured)",
     ...report.targets.map(targetLine),
