@@ -14,7 +14,10 @@ for (
   ] as const
 ) {
   Deno.test(`${cli} ${args.join(" ")}: one line naming the valid models, exit 2`, async () => {
-    assertRefused(await runTask(cli, [...args]), /unknown model "\w+": use lenet5, mlp-H or mlp-H1-H2/);
+    assertRefused(
+      await runTask(cli, [...args]),
+      /unknown model "\w+": use lenet5, lenet5-avg, mlp-H or mlp-H1-H2/,
+    );
   });
 }
 

@@ -9,7 +9,10 @@ Deno.test("model names that are object keys are unknown models, listing the vali
   for (const name of OBJECT_KEYS) {
     assert.throws(() => modelByName(name), (error: Error) => {
       assert.ok(error instanceof UserError, `${name}: ${error}`);
-      assert.match(error.message, new RegExp(`unknown model "${name}": use lenet5, mlp-H or mlp-H1-H2`));
+      assert.match(
+        error.message,
+        new RegExp(`unknown model "${name}": use lenet5, lenet5-avg, mlp-H or mlp-H1-H2`),
+      );
       return true;
     });
   }
