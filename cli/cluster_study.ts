@@ -272,7 +272,7 @@ async function merge(out: string): Promise<void> {
   throw new UserError(
     `${missing.length} rows missing from shards ${shards.join(",")}: rerun them with ` +
       `"sbatch --array=${shards.map((s) => s - 1).join(",")} ${files.arrayScript}", ` +
-      `then "sbatch --dependency=afterany:JOB ${files.mergeScript}" with the array's JOB id`,
+      `then "sbatch --dependency=afterany:JOB ${files.mergeScript} JOB" with the array's JOB id`,
   );
 }
 

@@ -231,7 +231,9 @@ export function mergeScript(plan: ClusterPlan): string {
   return [
     "#!/bin/bash",
     "# Merges the study's parts into one results CSV, its figures and conclusions (deno task cluster-study).",
-    `# Submitted after the array: sbatch --dependency=afterany:ARRAY_JOB_ID ${shellQuote(files.mergeScript)}`,
+    `# Submitted after the array: sbatch --dependency=afterany:ARRAY_JOB_ID ${
+      shellQuote(files.mergeScript)
+    } ARRAY_JOB_ID`,
     `# Writes ${files.merged} and ${files.figures}/; exits 2, naming the shards to rerun, if rows are missing.`,
     "#SBATCH --job-name=study-merge",
     "#SBATCH --ntasks=1",
@@ -242,6 +244,13 @@ export function mergeScript(plan: ClusterPlan): string {
     "set -euo pipefail",
     "export NO_COLOR=1 # the log is a file",
     'echo "== merge on $(hostname), $(date -u +%FT%TZ)"',
+    // A task requeued (preempted, or scontrol requeue) passes through an ended state before it is
+    // pending again, which can satisfy afterany: wait until no task of the array ($1) is left to run.
+    'if [ -n "${1:-}" ]; then',
+    '  while [ -n "$(squeue -h -j "$1" -t PENDING,CONFIGURING,RUNNING,SUSPENDED,COMPLETING,REQUEUED -o %i 2>/dev/null)" ]; do',
+    "    sleep 5",
+    "  done",
+    "fi",
     ...taskRunner(plan),
     `run_task cluster-study --merge ${shellQuote(plan.out)}`,
     "",
@@ -314,7 +323,7 @@ export async function submitStudy(
 ): Promise<{ array: string; merge: string }> {
   const files = studyFiles(plan.out);
   const array = await sbatch(run, [files.arrayScript]);
-  const merge = await sbatch(run, [`--dependency=afterany:${array}`, files.mergeScript]);
+  const merge = await sbatch(run, [`--dependency=afterany:${array}`, files.mergeScript, array]);
   return { array, merge };
 }
 

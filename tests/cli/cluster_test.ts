@@ -163,7 +163,7 @@ Deno.test("submission: the array first, then the merge after every task of it; j
   const files = studyFiles(PLAN.out);
   assert.deepEqual(calls, [
     ["sbatch", "--parsable", files.arrayScript],
-    ["sbatch", "--parsable", "--dependency=afterany:41", files.mergeScript],
+    ["sbatch", "--parsable", "--dependency=afterany:41", files.mergeScript, "41"],
   ]);
   assert.equal(parseJobId("Submitted batch job 1234\n"), "1234");
   assert.throws(() => parseJobId("sbatch: error: Batch job submission failed"), UserError);
@@ -405,7 +405,13 @@ Deno.test({
           // What the merge said to do: rerun shard 3, then merge again.
           const rerun = parseJobId(await slurm(["sbatch", "--parsable", "--array=2", `${out}/study.sbatch`]));
           const merge = parseJobId(
-            await slurm(["sbatch", "--parsable", `--dependency=afterany:${rerun}`, `${out}/merge.sbatch`]),
+            await slurm([
+              "sbatch",
+              "--parsable",
+              `--dependency=afterany:${rerun}`,
+              `${out}/merge.sbatch`,
+              rerun,
+            ]),
           );
           assert.equal(
             await mergeState(merge),
