@@ -24,10 +24,12 @@ const DENSE_DEFAULTS = { OUT_TOTAL: "OUT", O0: 0, ACT: 0, ACCUMULATE: 0 } as con
 const vec4Inputs = (c: ConstantValues<ShaderOverrides["dense.wgsl"]>) => c.IN % 4 === 0;
 
 /**
- * The fewest invocations a 16 x 16 tile variant is the default at: 4 workgroups of 16, so that its
- * larger tiles still leave work for each of llvmpipe's threads (one per core).
+ * The fewest invocations a 16 x 16 tile variant is the default at: 2 workgroups of 16, so that its larger
+ * tiles still leave work for both of llvmpipe's threads on a 2-core machine (measured at batch 64: LeNet-5's
+ * fc2, 54 and 32 invocations, 1.09x-1.31x the 4 x 16 tiles' speed; mlp-300-100's fc3 input gradient, 28,
+ * 0.87x-0.90x).
  */
-const MIN_INVOCATIONS = 64;
+const MIN_INVOCATIONS = 32;
 
 /** The family's entries, by entry point. */
 export type DenseKernels = Readonly<Record<DenseKernelName, DenseKernel>>;
@@ -81,7 +83,7 @@ export const denseKernels: DenseKernels = {
     supports: vec4Inputs,
     // As dense_forward_vec4_batch16, from a batch of 16 on, and where the grid keeps enough
     // invocations for every thread (measured: mlp-300-100's fc2 at batch 64, 76 invocations, 1.33x
-    // dense_backward_input_vec4's speed; fc3, 28 invocations, 0.87x).
+    // dense_backward_input_vec4's speed).
     preferred: (c) => c.B >= 16 && Math.ceil(c.IN / WIDE) * Math.ceil(c.B / WIDE) >= MIN_INVOCATIONS,
   }),
   dense_backward_input_vec4: defineKernel({
@@ -122,7 +124,7 @@ export const denseKernels: DenseKernels = {
     supports: vec4Inputs,
     // From a batch of 16 on (at batch 4, mlp-300-100's fc1 ran at 0.68x dense_backward_weight_vec4's
     // speed: the loop is too short to pay for 16 accumulators; at batch 64, 1.32x), and where the grid
-    // keeps enough invocations for every thread (fc3, 8 invocations, 0.90x).
+    // keeps enough invocations for every thread (fc3, 8 invocations, 0.90x-0.99x).
     preferred: (c) => c.B >= 16 && (Math.ceil(c.IN / WIDE) + 1) * Math.ceil(c.OUT / WIDE) >= MIN_INVOCATIONS,
   }),
   dense_backward_weight_vec4: defineKernel({

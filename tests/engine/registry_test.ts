@@ -95,17 +95,17 @@ for (const kind of ["cpu", "webgpu"] as const) {
 
 /**
  * The kernel choices as the layers made them before the registry did, written out again; since issue
- * 23 the backward ops take 16 x 16 tiles from a batch of 16 on where their grid has 64 invocations.
+ * 23 the backward ops take 16 x 16 tiles from a batch of 16 on where their grid has 32 invocations.
  */
 function chosenByTheLayersBefore(op: string, B: number, IN: number, OUT: number): string {
   const wide = IN % 4 === 0, tiles = (n: number) => Math.ceil(n / 16);
   if (op === "dense_forward") {
     return !wide ? "dense_forward" : B >= 16 ? "dense_forward_vec4_batch16" : "dense_forward_vec4";
   }
-  if (wide && B >= 16 && op === "dense_backward_input" && tiles(IN) * tiles(B) >= 64) {
+  if (wide && B >= 16 && op === "dense_backward_input" && tiles(IN) * tiles(B) >= 32) {
     return "dense_backward_input_vec4_batch16";
   }
-  if (wide && B >= 16 && op === "dense_backward_weight" && (tiles(IN) + 1) * tiles(OUT) >= 64) {
+  if (wide && B >= 16 && op === "dense_backward_weight" && (tiles(IN) + 1) * tiles(OUT) >= 32) {
     return "dense_backward_weight_vec4_rows16";
   }
   return wide ? `${op}_vec4` : op;
