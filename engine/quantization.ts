@@ -12,6 +12,7 @@ import { UserError } from "./errors.ts";
 
 /** An affine integer format: `bits` wide, signed or not, with a zero point unless symmetric. */
 export interface IntegerFormat {
+  /** Which kind of format. */
   readonly kind: "integer";
   /** Bits per value, 2 to 8. */
   readonly bits: number;
@@ -23,13 +24,17 @@ export interface IntegerFormat {
 
 /** Fixed point Qm.n: `integerBits` (sign included) + `fractionBits`, 2 to 32 bits in all; scale 2^-n. */
 export interface FixedPointFormat {
+  /** Which kind of format. */
   readonly kind: "fixed";
+  /** m: integer bits, the sign included. */
   readonly integerBits: number;
+  /** n: fraction bits. */
   readonly fractionBits: number;
 }
 
 /** IEEE 754 half precision. */
 export interface HalfFormat {
+  /** Which kind of format. */
   readonly kind: "f16";
 }
 
@@ -41,13 +46,17 @@ export type Rounding = "nearest-even" | "stochastic";
 
 /** The integers a format can hold. */
 export interface IntegerRange {
+  /** The smallest. */
   readonly min: number;
+  /** The largest. */
   readonly max: number;
 }
 
 /** A scale and zero point: one pair per tensor, or one per output channel (`scales.length` channels). */
 export interface QuantParams {
+  /** Real value of one integer step. */
   readonly scales: Float32Array;
+  /** The integer that stands for 0. */
   readonly zeroPoints: Int32Array;
 }
 
