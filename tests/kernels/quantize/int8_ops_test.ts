@@ -14,7 +14,8 @@ import { type CaseBuilder, checkKernel, describe, poison } from "../check.ts";
 
 const INT8 = { min: -128, max: 127 };
 const garbage = (words: number) => new Uint32Array(words).fill(0xdeadbeef);
-const int8Values = (r: Random, n: number) => Int32Array.from({ length: n }, () => Math.floor(r.next() * 256) - 128);
+const int8Values = (r: Random, n: number) =>
+  Int32Array.from({ length: n }, () => Math.floor(r.next() * 256) - 128);
 
 /** NCHW [B, C, HW] float -> NHWC [B, HW, C4] words; values past the range saturate. */
 const quantizeCase: CaseBuilder = (c, r) => {
@@ -43,7 +44,9 @@ const dequantizeCase: CaseBuilder = (c, r) => {
   const y = new Float64Array(c.B * c.C * c.HW);
   for (let n = 0; n < c.B; n++) {
     for (let ch = 0; ch < c.C; ch++) {
-      for (let p = 0; p < c.HW; p++) y[(n * c.C + ch) * c.HW + p] = (nhwc[(n * c.HW + p) * c.C + ch] - zero) * scale;
+      for (let p = 0; p < c.HW; p++) {
+        y[(n * c.C + ch) * c.HW + p] = (nhwc[(n * c.HW + p) * c.C + ch] - zero) * scale;
+      }
     }
   }
   return {
@@ -59,7 +62,11 @@ const dequantizeCase: CaseBuilder = (c, r) => {
 const rangeCase: CaseBuilder = (c, r) => {
   const x = Float32Array.from(randomArray(r, c.N + 5, 3), (v) => v + c.SHIFT);
   const values = x.subarray(0, c.N);
-  const { scale, zeroPoint } = affineParamsFromRange(Math.min(...values), Math.max(...values), ACTIVATION_FORMAT);
+  const { scale, zeroPoint } = affineParamsFromRange(
+    Math.min(...values),
+    Math.max(...values),
+    ACTIVATION_FORMAT,
+  );
   return {
     bindings: { x: f32(x), range_qparams: f32(poison(3)) },
     expected: { range_qparams: [scale, inverseScale(scale), zeroPoint] },
@@ -151,7 +158,11 @@ const lookupCase: CaseBuilder = (c, r) => {
 };
 
 const CASES: [Kernel, CaseBuilder, Constants[]][] = [
-  [kernels.quantize_int8, quantizeCase, [{ B: 3, C: 1, HW: 37 }, { B: 2, C: 7, HW: 5 }, { B: 5, C: 784, HW: 1 }]],
+  [kernels.quantize_int8, quantizeCase, [{ B: 3, C: 1, HW: 37 }, { B: 2, C: 7, HW: 5 }, {
+    B: 5,
+    C: 784,
+    HW: 1,
+  }]],
   [kernels.dequantize_int8, dequantizeCase, [{ B: 3, C: 10, HW: 1 }, { B: 2, C: 6, HW: 9 }]],
   [kernels.int8_range_qparams, rangeCase, [{ N: 1, SHIFT: 0 }, { N: 1000, SHIFT: 0 }, { N: 333, SHIFT: 5 }, {
     N: 77,
@@ -165,7 +176,12 @@ const CASES: [Kernel, CaseBuilder, Constants[]][] = [
     C: 16,
     K: 5,
   }]],
-  [kernels.maxpool2d_int8, maxpoolCase, [{ B: 2, H: 7, W: 9, C: 6 }, { B: 3, H: 4, W: 4, C: 16 }, { B: 1, H: 3, W: 2, C: 3 }]],
+  [kernels.maxpool2d_int8, maxpoolCase, [{ B: 2, H: 7, W: 9, C: 6 }, { B: 3, H: 4, W: 4, C: 16 }, {
+    B: 1,
+    H: 3,
+    W: 2,
+    C: 3,
+  }]],
   [kernels.lookup_int8, lookupCase, [{ N: 6, C: 6 }, { N: 39, C: 10 }, { N: 9, C: 1 }]],
 ];
 
@@ -173,18 +189,28 @@ Deno.test("int8 kernels around the GEMM: twin vs a plain loop, GPU vs twin bit f
   for (const [kernel, build, shapes] of CASES) {
     for (const c of shapes) {
       const { SHIFT: _, ...constants } = c;
-      await t.step(describe(kernel, constants), () =>
-        checkKernel(kernel, constants, (_c, r) => build(c, r), { exact: true, tolerance: { relative: 1e-7, absoluteOfMax: 0 } }));
+      await t.step(
+        describe(kernel, constants),
+        () =>
+          checkKernel(kernel, constants, (_c, r) => build(c, r), {
+            exact: true,
+            tolerance: { relative: 1e-7, absoluteOfMax: 0 },
+          }),
+      );
     }
   }
 });
 
 Deno.test("quantize family: every registered kernel is checked here or in dense_int8_test.ts", () => {
   const checked = new Set<Kernel>(CASES.map(([kernel]) => kernel));
-  for (const name of ["dense_int8", "dense_int8_dot4", "dense_int8_float", "dense_int8_float_dot4"] as const) {
+  for (
+    const name of ["dense_int8", "dense_int8_dot4", "dense_int8_float", "dense_int8_float_dot4"] as const
+  ) {
     checked.add(kernels[name]);
   }
   for (const [name, kernel] of Object.entries(kernels as Record<string, Kernel>)) {
-    if (kernel.shader === "quantize.wgsl" || kernel.shader.includes("int8")) assert.ok(checked.has(kernel), `${name} is never checked`);
+    if (kernel.shader === "quantize.wgsl" || kernel.shader.includes("int8")) {
+      assert.ok(checked.has(kernel), `${name} is never checked`);
+    }
   }
 });
