@@ -44,7 +44,9 @@ export type FloatWeights = ReadonlyMap<string, ArrayLike<number>>;
 
 /** A quantized model: its spec (quantized layers) and the float parameters its float layers still load. */
 export interface QuantizedModel {
+  /** Its layers, quantized ones among them. */
   readonly spec: ModelSpec;
+  /** What its float layers load (e.g. the convolutions of a dynamic model, a weight-only model's biases). */
   readonly floatParameters: ReadonlyMap<string, ArrayLike<number>>;
   /** Bytes of every parameter at its stored precision (int8, b bits, int32 biases, float scales). */
   readonly parameterBytes: number;
@@ -52,7 +54,9 @@ export interface QuantizedModel {
 
 /** The ranges calibration saw: the input's, and each layer's output (activations not fused). */
 export interface Calibration {
+  /** The model's input (after normalisation and padding). */
   readonly input: { min: number; max: number };
+  /** Each layer's output, in the spec's order, activations separate. */
   readonly outputs: readonly { min: number; max: number }[];
 }
 
@@ -180,7 +184,14 @@ function gemmParams(
     requant[2 * o] = multiplier;
     requant[2 * o + 1] = shift >>> 0;
   }
-  return { weights, bias: biasQ, requant, outputZeroPoint: output.zeroPoint, relu };
+  return {
+    weights,
+    bias: biasQ,
+    requant,
+    outputZeroPoint: output.zeroPoint,
+    outputScale: output.scale,
+    relu,
+  };
 }
 
 const activationQParams = (range: { min: number; max: number }): QParams => {

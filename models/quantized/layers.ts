@@ -20,7 +20,9 @@ import type { Activation, BuildContext, BuiltLayer, Layer } from "../layers/laye
 
 /** A scale and zero point (an int8 activation's, per tensor). */
 export interface QParams {
+  /** Real value of one integer step. */
   readonly scale: number;
+  /** The integer that stands for 0. */
   readonly zeroPoint: number;
 }
 
@@ -30,7 +32,9 @@ export interface PackedWeights {
   readonly packed: Uint32Array;
   /** One scale per row (per output channel), or the same for every row (per tensor). */
   readonly scales: Float32Array;
+  /** Output channels. */
   readonly rows: number;
+  /** Values per row (inputs of an output channel). */
   readonly rowLength: number;
   /** Bits the values take (2 to 8): what the stored size counts. */
   readonly bits: number;
@@ -65,6 +69,7 @@ const built = (output: Activation, forward: Dispatch[]): BuiltLayer => ({
 
 /** The float input, NCHW, to int8 NHWC at a fixed scale and zero point. */
 export class QuantizeInput implements Layer {
+  /** `qparams`: the input's scale and zero point, from calibration. */
   constructor(readonly qparams: QParams) {}
 
   describe(): string {
@@ -88,6 +93,7 @@ export class QuantizeInput implements Layer {
 
 /** int8 NHWC back to float NCHW (the logits, for the loss and for predict). */
 export class DequantizeOutput implements Layer {
+  /** `qparams`: the last layer's output scale and zero point. */
   constructor(readonly qparams: QParams) {}
 
   describe(): string {
@@ -110,6 +116,7 @@ export class DequantizeOutput implements Layer {
 
 /** What an int8 GEMM layer holds: packed weights, int32 bias (input zero point folded in), each row's requantisation. */
 export interface Int8GemmParams {
+  /** int8 weights, symmetric. */
   readonly weights: PackedWeights;
   /** int32 at scale x_scale * w_scale[o], minus x_zp * the row's weight sum. */
   readonly bias: Int32Array;
@@ -117,6 +124,8 @@ export interface Int8GemmParams {
   readonly requant: Uint32Array;
   /** The output's zero point. */
   readonly outputZeroPoint: number;
+  /** The output's scale (the requantisation holds it; kept for peers and reports). */
+  readonly outputScale: number;
   /** ReLU fused: clamp at the output's zero point. */
   readonly relu: boolean;
 }
@@ -132,6 +141,7 @@ function gemmTensors(context: BuildContext, name: string, p: Int8GemmParams) {
 
 /** nn.quantized.Linear: int8 in, int8 out, int32 accumulation, ReLU fused when asked. */
 export class Int8Dense implements Layer {
+  /** `name` as the float layer's (fc1); `params` from convertStatic. */
   constructor(readonly name: string, readonly params: Int8GemmParams) {}
 
   describe(): string {
@@ -164,6 +174,7 @@ export class Int8Dense implements Layer {
 
 /** nn.quantized.Conv2d (stride 1, no padding): im2col_int8's patches through the int8 GEMM, NHWC out. */
 export class Int8Conv2d implements Layer {
+  /** `params.weights` rows are [OC, K, K, C], im2col's patch order. */
   constructor(readonly name: string, readonly kernelSize: number, readonly params: Int8GemmParams) {}
 
   describe(): string {
@@ -233,6 +244,7 @@ export class Int8Lookup implements Layer {
 
 /** 2x2 max pooling on int8 (one scale in and out). */
 export class Int8MaxPool implements Layer {
+  /** `name` as the float layer's (pool1). */
   constructor(readonly name: string) {}
 
   describe(): string {
@@ -256,6 +268,7 @@ export class Int8MaxPool implements Layer {
  * activation in float.
  */
 export class DynamicDense implements Layer {
+  /** The weights int8 (symmetric), the bias float, the activation fused in float. */
   constructor(
     readonly name: string,
     readonly weights: PackedWeights,
@@ -318,6 +331,7 @@ export class DynamicDense implements Layer {
  * each forward pass. Its bias stays a float parameter.
  */
 export class WeightOnly implements Layer {
+  /** `inner`: the float layer; `weights`: its weights as rows of b-bit integers. */
   constructor(readonly inner: Dense | Conv2d, readonly weights: PackedWeights) {}
 
   describe(): string {

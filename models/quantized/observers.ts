@@ -38,6 +38,7 @@ export class MinMaxObserver implements Observer {
 export class PercentileObserver implements Observer {
   readonly #batches: Float32Array[] = [];
 
+  /** `percentile` in (50, 100]: 99.99 clips the top and bottom 0.01%. */
   constructor(readonly percentile: number) {
     if (!(percentile > 50 && percentile <= 100)) {
       throw new UserError(`a percentile observer takes a percentile in (50, 100], not ${percentile}`);

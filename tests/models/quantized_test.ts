@@ -22,7 +22,11 @@ import {
   type FloatWeights,
   type QuantizedModel,
 } from "../../models/quantized/convert.ts";
+import { Int8Dense, QuantizeInput } from "../../models/quantized/layers.ts";
 import { PercentileObserver } from "../../models/quantized/observers.ts";
+import type { Layer } from "../../models/layers/layer.ts";
+import { unpackInt8Rows } from "../../kernels/quantize/int8.ts";
+import { pytorchForTests } from "../pytorch_tests.ts";
 import { mlp, modelByName } from "../../models/zoo.ts";
 import { assertClose, cpuBackend, gpuBackend } from "../helpers.ts";
 import { assertIdentical } from "../kernels/check.ts";
@@ -161,3 +165,77 @@ Deno.test("quantization refuses what it cannot do, in one line", async () => {
   const avgWeights = await floatWeights(avg);
   assert.throws(() => convertStatic(avg, avgWeights, calibration), UserError, "avgpool");
 });
+
+Deno.test("static int8 mlp-24-12 in this engine and in torch.ao (qnnpack), same scales: within 1 LSB", async (t) => {
+  const torch = await pytorchForTests();
+  if (!torch.ok) return void t.step({ name: `skipped: ${torch.why}`, ignore: true, fn: () => {} });
+  const spec = mlp([24, 12]), weights = await floatWeights(spec);
+  const calibration = await calibrate(cpuBackend(), spec, weights, images(30, 1), STATS, {
+    count: 30,
+    observer: { kind: "minmax" },
+  });
+  const quantized = convertStatic(spec, weights, calibration);
+  const backend = cpuBackend();
+  const model = compileQuantized(backend, quantized, 13);
+  await predict(model, images(13, 5), STATS);
+  const [input, ...layers] = quantized.spec.layers as [QuantizeInput, ...Layer[]];
+  const dense = layers.filter((l): l is Int8Dense => l instanceof Int8Dense);
+  const request = {
+    batch: 13,
+    x: Array.from(await backend.read(model.input.value)),
+    inputScale: input.qparams.scale,
+    inputZeroPoint: input.qparams.zeroPoint,
+    layers: dense.map(({ name, params }) => ({
+      weight: chunk(
+        unpackInt8Rows(params.weights.packed, params.weights.rows, params.weights.rowLength),
+        params.weights.rowLength,
+      ),
+      weightScale: params.weights.scales[0],
+      bias: Array.from(weights.get(`${name}.bias`)!),
+      outputScale: params.outputScale,
+      outputZeroPoint: params.outputZeroPoint,
+      relu: params.relu,
+    })),
+  };
+  const theirs: number[][] =
+    JSON.parse(await runPython(torch.python!, "quantized_torch.py", JSON.stringify(request))).outputs;
+  // Ours: the quantized input, then each dense layer's int8 output (model.outputs, in layer order).
+  const ours = [];
+  for (const [i, width] of [[0, 784], [1, 24], [2, 12], [3, 10]]) {
+    ours.push(unpackInt8Rows((await backend.read(model.outputs[i])) as Uint32Array, 13, width));
+  }
+  assertIdentical(ours[0], theirs[0], "the quantized input");
+  let off = 0, total = 0;
+  for (let l = 1; l < ours.length; l++) {
+    // Outputs spread over the int8 range, not saturated: a test that can tell two requantisations apart.
+    assert.ok(new Set(ours[l]).size >= 10, `layer ${l} takes only ${new Set(ours[l]).size} values`);
+    for (let i = 0; i < ours[l].length; i++) {
+      const difference = Math.abs(ours[l][i] - theirs[l][i]);
+      assert.ok(difference <= 1, `layer ${l} [${i}]: ours ${ours[l][i]}, PyTorch's ${theirs[l][i]}`);
+      off += difference;
+      total++;
+    }
+  }
+  console.log(`static int8 vs torch.ao qnnpack: ${off} of ${total} int8 outputs differ, each by 1`);
+});
+
+const chunk = (values: ArrayLike<number>, width: number) =>
+  Array.from(
+    { length: values.length / width },
+    (_, r) => Array.from(values).slice(r * width, (r + 1) * width),
+  );
+
+async function runPython(python: string, script: string, stdin: string): Promise<string> {
+  const child = new Deno.Command(python, {
+    args: [new URL(script, import.meta.url).pathname],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(stdin));
+  await writer.close();
+  const { success, stdout, stderr } = await child.output();
+  if (!success) throw new Error(new TextDecoder().decode(stderr));
+  return new TextDecoder().decode(stdout);
+}
