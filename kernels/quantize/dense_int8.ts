@@ -75,5 +75,12 @@ export function dense_int8_float(t: TwinBindings, c: Constants): void {
   }
 }
 
-export const dense_int8_dot4 = dense_int8;
-export const dense_int8_float_dot4 = dense_int8_float;
+/** dense_int8 with dot4I8Packed: the same integers. */
+export function dense_int8_dot4(t: TwinBindings, c: Constants): void {
+  dense_int8(t, c);
+}
+
+/** dense_int8_float with dot4I8Packed: the same integers. */
+export function dense_int8_float_dot4(t: TwinBindings, c: Constants): void {
+  dense_int8_float(t, c);
+}

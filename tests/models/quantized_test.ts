@@ -9,7 +9,8 @@ import { type Backend, PACKED_INTEGER_DOT } from "../../engine/backend.ts";
 import { UserError } from "../../engine/errors.ts";
 import { Random } from "../../engine/random.ts";
 import { WebGpuBackend } from "../../engine/webgpu/backend.ts";
-import type { LabelledImages } from "../../models/dataset.ts";
+import { DeviceDataSet, type LabelledImages } from "../../models/dataset.ts";
+import { evaluate } from "../../models/epoch.ts";
 import { lenet5 } from "../../models/lenet5.ts";
 import { CompiledModel, type ModelSpec } from "../../models/model.ts";
 import { predict } from "../../models/predict.ts";
@@ -134,6 +135,27 @@ for (const [name, spec] of [["lenet5", lenet5()], ["mlp-24-12", mlp([24, 12])]] 
     }
   });
 }
+
+Deno.test("a converted model is evaluated as a float model is: evaluate's accuracy is predict's", async () => {
+  const spec = lenet5(), weights = await floatWeights(spec);
+  const calibration = await calibrate(cpuBackend(), spec, weights, images(20, 1), STATS, {
+    count: 20,
+    observer: { kind: "percentile" },
+  });
+  const backend = cpuBackend();
+  const model = compileQuantized(backend, convertStatic(spec, weights, calibration), BATCH);
+  // Labels: the float model's classes, so that the accuracy is the int8 model's agreement with it.
+  const set = images(20, 6);
+  const floatModel = new CompiledModel(backend, spec, BATCH, 0, { training: false });
+  floatModel.loadParameters(weights);
+  const floatClasses = (await predict(floatModel, set, STATS)).classes;
+  const labelled = { ...set, labels: Uint8Array.from(floatClasses) };
+  const { classes } = await predict(model, labelled, STATS);
+  const agreeing = classes.filter((c, n) => c === labelled.labels[n]).length;
+  const { accuracy, samples } = await evaluate(model, new DeviceDataSet(backend, "test", labelled, STATS));
+  assert.equal(samples, 20);
+  assert.equal(accuracy, agreeing / 20);
+});
 
 Deno.test("weight-only stores fewer bytes as the bits fall; int8 static stores a quarter of float32's weights", async () => {
   const spec = mlp([24, 12]), weights = await floatWeights(spec);
