@@ -116,9 +116,17 @@ export async function calibrate(
   return { input, outputs };
 }
 
-/** A real multiplier as a Q0.31 multiplier and a shift; one of 1 or more shifts left (a negative shift). */
+/**
+ * A real multiplier as a Q0.31 multiplier and a shift; one of 1 or more shifts left (a negative shift).
+ * A shift past 31 (a multiplier below 2^-32) is not a shift WGSL or JavaScript can make: the shift stops
+ * at 31 and the multiplier takes the rest, losing low bits (TFLite zeroes such a multiplier instead).
+ */
 export function requantization(real: number): { multiplier: number; shift: number } {
-  if (real < 1) return quantizedMultiplier(real);
+  if (real < 1) {
+    const { multiplier, shift } = quantizedMultiplier(real);
+    if (shift <= 31) return { multiplier, shift };
+    return { multiplier: roundHalfEven(multiplier / 2 ** (shift - 31)), shift: 31 };
+  }
   let shift = 0, mantissa = real;
   while (mantissa >= 1) {
     mantissa /= 2;

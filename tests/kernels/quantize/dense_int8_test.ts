@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { PACKED_INTEGER_DOT } from "../../../engine/backend.ts";
 import type { Constants } from "../../../engine/backend.ts";
 import { type Kernel, kernels } from "../../../engine/kernels.ts";
-import { quantizedMultiplier } from "../../../engine/quantization.ts";
+import { requantization } from "../../../models/quantized/convert.ts";
 import { packInt8Rows, wordsFor } from "../../../kernels/quantize/int8.ts";
 import { int8Gemm } from "../../../kernels/quantize/registry.ts";
 import { activate } from "../../../kernels/activation/activation.ts";
@@ -22,7 +22,9 @@ const integers = (r: Random, n: number, low: number, high: number) =>
 /** The extreme case fills x and w with -128 / 127 so that the accumulators reach their largest. */
 function operands(c: Constants, r: Random) {
   const extreme = c.EXTREME === 1;
-  const x = extreme
+  const x = c.EDGE === 1
+    ? new Int32Array(c.B * c.IN)
+    : extreme
     ? Int32Array.from({ length: c.B * c.IN }, (_, i) => (i % 3 === 0 ? 127 : -128))
     : integers(r, c.B * c.IN, -128, 127);
   const w = extreme
@@ -41,16 +43,24 @@ function operands(c: Constants, r: Random) {
 
 const gemmConstants = (c: Constants) => ({ B: c.B, IN4: wordsFor(c.IN), OUT: c.OUT });
 
-/** int8 out: a per-row multiplier (real multipliers from 1e-5 to 1.5, so a left shift too), bias, zero point, ReLU. */
+/** int8 out: a per-row multiplier (real multipliers from 1e-10 to 1.5: shifts of 31 and left shifts too), bias, zero point, ReLU. */
 const int8Case: CaseBuilder = (c, r) => {
   const { x, w, acc } = operands(c, r);
-  const bias = integers(r, c.OUT, -50000, 50000);
+  // EDGE: accumulators at int32's edges (x = 0, the bias alone), multipliers small enough to keep them in range.
+  const bias = c.EDGE === 1
+    ? Int32Array.from(
+      { length: c.OUT },
+      (_, o) => [-(2 ** 31), 2 ** 31 - 1, 2 ** 30, -(2 ** 30) - 1, 3 * 2 ** 29][o % 5],
+    )
+    : integers(r, c.OUT, -50000, 50000);
   const requant = new Uint32Array(2 * c.OUT);
   for (let o = 0; o < c.OUT; o++) {
-    const real = o === 0 && c.EXTREME !== 1 ? 1.5 : 10 ** (-5 + 4 * r.next());
-    const { multiplier, shift } = real >= 1
-      ? { multiplier: 2 ** 30 * 1.5, shift: -1 }
-      : quantizedMultiplier(real);
+    const real = c.EDGE === 1
+      ? 10 ** (-9 - r.next())
+      : o === 0 && c.EXTREME !== 1
+      ? 1.5
+      : 10 ** (-5 + 4 * r.next());
+    const { multiplier, shift } = requantization(real);
     requant.set([multiplier, shift >>> 0], 2 * o);
   }
   const zero = c.Y_ZP, low = c.RELU === 1 ? zero : -128;
@@ -115,6 +125,7 @@ const SHAPES: Constants[] = [
   { B: 1, IN: 1, OUT: 1, Y_ZP: 0, RELU: 0 },
   { B: 3, IN: 150, OUT: 16, Y_ZP: -128, RELU: 1 },
   { B: 4, IN: 784, OUT: 6, Y_ZP: 0, RELU: 0, EXTREME: 1 },
+  { B: 2, IN: 3, OUT: 10, Y_ZP: 1, RELU: 0, EDGE: 1 },
 ];
 const FLOAT_SHAPES: Constants[] = [
   { B: 5, IN: 13, OUT: 7, X_ZP: -3, ACT: 0 },

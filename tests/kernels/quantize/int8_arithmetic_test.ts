@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { Random } from "../../../engine/random.ts";
 import { requantize, roundingDivideByPot, roundingHighMul } from "../../../kernels/quantize/int8.ts";
+import { requantization } from "../../../models/quantized/convert.ts";
 import { referenceRequantize, referenceRoundingDivideByPot, referenceRoundingHighMul } from "./reference.ts";
 
 const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
@@ -66,5 +67,20 @@ Deno.test("requantize with a left shift (a multiplier of 1 or more) wraps as int
         `${acc} ${shift}`,
       );
     }
+  }
+});
+
+Deno.test("requantization: a multiplier and shift that reproduce the real multiplier to 2^-30, below 1 and above", () => {
+  for (const real of [1e-9, 3.7e-6, 0.001, 0.25, 0.5, 0.7071, 0.99999, 1, 1.5, 3.99, 1000]) {
+    const { multiplier, shift } = requantization(real);
+    assert.ok(multiplier >= 2 ** 30 && multiplier < 2 ** 31, `${real}: multiplier ${multiplier}`);
+    const back = multiplier * 2 ** -31 * 2 ** -shift;
+    assert.ok(Math.abs(back - real) <= real * 2 ** -30, `${real}: ${back}`);
+  }
+  // Below 2^-32 the shift stops at 31 and the multiplier shrinks: still the nearest value it can hold.
+  for (const real of [1e-10, 3e-12]) {
+    const { multiplier, shift } = requantization(real);
+    assert.equal(shift, 31);
+    assert.ok(Math.abs(multiplier * 2 ** -62 - real) <= 2 ** -63, `${real}: ${multiplier}`);
   }
 });
