@@ -281,7 +281,7 @@ export function convertStatic(
         layers.push(new Int8Dense(layer.name, gemmParams(packed, b, q, out, relu)));
         ({ C, H, W } = { C: OUT, H: 1, W: 1 });
       }
-      bytes += w.length + 4 * b.length + 4 * packed.scales.length;
+      bytes += w.length + 4 * b.length + 4 * (options.perChannel ? packed.rows : 1);
       q = out;
       if (relu) i++;
     } else if (layer instanceof ActivationLayer) {
@@ -333,7 +333,7 @@ export function convertDynamic(
     const w = weightOf(weights, `${layer.name}.weight`),
       b = Float32Array.from(weightOf(weights, `${layer.name}.bias`));
     const packed = quantizeRows(w, layer.outFeatures, layer.inFeatures, 8, options.perChannel ?? false);
-    bytes += w.length + 4 * b.length + 4 * packed.scales.length;
+    bytes += w.length + 4 * b.length + 4 * (options.perChannel ? packed.rows : 1);
     return new DynamicDense(layer.name, packed, rowSums(packed), b, layer.activation);
   });
   return {
