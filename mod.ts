@@ -135,3 +135,47 @@ export {
   trainModel,
 } from "./models/trainer.ts";
 export { decodeCheckpoint, encodeCheckpoint } from "./models/checkpoint.ts";
+// Integer kernels and post-training quantization (issue 19, INT8): docs/compression.md.
+export { PACKED_INTEGER_DOT } from "./engine/backend.ts";
+export type { DeviceOptions } from "./engine/webgpu/device.ts";
+export {
+  int8Gemm,
+  type Int8GemmKernel,
+  type QuantizeKernelName,
+  type QuantizeKernels,
+} from "./kernels/quantize/registry.ts";
+export { packInt8Rows, unpackInt8Rows } from "./kernels/quantize/int8.ts";
+export {
+  calibrate,
+  type Calibration,
+  compileQuantized,
+  convertDynamic,
+  type ConvertOptions,
+  convertStatic,
+  convertWeightOnly,
+  type FloatWeights,
+  type QuantizedModel,
+  quantizeRows,
+  requantization,
+  TANH_QPARAMS,
+} from "./models/quantized/convert.ts";
+export {
+  DequantizeOutput,
+  DynamicDense,
+  Int8Conv2d,
+  Int8Dense,
+  type Int8GemmParams,
+  Int8Lookup,
+  Int8MaxPool,
+  type PackedWeights,
+  type QParams,
+  QuantizeInput,
+  WeightOnly,
+} from "./models/quantized/layers.ts";
+export {
+  makeObserver,
+  MinMaxObserver,
+  type Observer,
+  type ObserverKind,
+  PercentileObserver,
+} from "./models/quantized/observers.ts";

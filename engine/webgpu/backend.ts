@@ -18,7 +18,7 @@ import {
 import { UserError } from "../errors.ts";
 import { type Kernel, type KernelConstants, withDefaults } from "../kernel.ts";
 import { MemoryLedger } from "../memory.ts";
-import { acquireDevice } from "./device.ts";
+import { acquireDevice, type DeviceOptions } from "./device.ts";
 import { entryFacts, shaderSource } from "./shaders.ts";
 
 interface GpuTensor extends Tensor {
@@ -57,6 +57,7 @@ export class WebGpuBackend implements Backend {
     readonly device: GPUDevice,
     readonly adapter: AdapterDescription,
     readonly hasTimestamps: boolean,
+    readonly languageFeatures: ReadonlySet<string>,
   ) {
     this.maxBindingBytes = device.limits.maxStorageBufferBindingSize;
     this.maxTensorBytes = device.limits.maxBufferSize;
@@ -69,10 +70,13 @@ export class WebGpuBackend implements Backend {
     });
   }
 
-  /** Acquires the high-performance adapter's device (`navigator.gpu`); a one-line UserError if there is none. */
-  static async create(): Promise<WebGpuBackend> {
-    const { device, adapter, hasTimestamps } = await acquireDevice();
-    return new WebGpuBackend(device, adapter, hasTimestamps);
+  /**
+   * Acquires the high-performance adapter's device (`navigator.gpu`); a one-line UserError if there is
+   * none. `options` may turn WGSL language features off, to run the paths without them.
+   */
+  static async create(options: DeviceOptions = {}): Promise<WebGpuBackend> {
+    const { device, adapter, hasTimestamps, languageFeatures } = await acquireDevice(options);
+    return new WebGpuBackend(device, adapter, hasTimestamps, languageFeatures);
   }
 
   get submits(): number {

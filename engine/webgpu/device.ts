@@ -10,6 +10,14 @@ export interface AcquiredDevice {
   readonly device: GPUDevice;
   readonly adapter: AdapterDescription;
   readonly hasTimestamps: boolean;
+  /** The WGSL language features the shaders may use: navigator.gpu.wgslLanguageFeatures less those turned off. */
+  readonly languageFeatures: ReadonlySet<string>;
+}
+
+/** What a caller may ask of the device beyond the defaults. */
+export interface DeviceOptions {
+  /** WGSL language features to act as if the adapter lacked (tests of the paths without them). */
+  readonly withoutLanguageFeatures?: readonly string[];
 }
 
 const NO_ADAPTER_HELP =
@@ -27,7 +35,7 @@ const RAISED_LIMITS = [
   "maxComputeWorkgroupSizeY",
 ] as const;
 
-export async function acquireDevice(): Promise<AcquiredDevice> {
+export async function acquireDevice(options: DeviceOptions = {}): Promise<AcquiredDevice> {
   if (!("gpu" in navigator) || !navigator.gpu) {
     throw new UserError(
       "WebGPU is not available here: in Deno run with --unstable-webgpu (the deno tasks do); " +
@@ -48,7 +56,10 @@ export async function acquireDevice(): Promise<AcquiredDevice> {
     "unknown adapter";
   const isSoftware = fallback || (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
     /llvmpipe|lavapipe|swiftshader|softpipe|software/i.test(name);
-  return { device, adapter: { name, isSoftware }, hasTimestamps };
+  const offered = (navigator.gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
+  const turnedOff = new Set(options.withoutLanguageFeatures ?? []);
+  const languageFeatures = new Set([...(offered ?? [])].filter((name) => !turnedOff.has(name)));
+  return { device, adapter: { name, isSoftware }, hasTimestamps, languageFeatures };
 }
 
 /** One line naming the adapter, and saying so when it is a software rasteriser. */
