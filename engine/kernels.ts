@@ -16,6 +16,8 @@ import { type DenseKernels, denseKernels } from "../kernels/dense/registry.ts";
 import { type GatherKernels, gatherKernels } from "../kernels/gather/registry.ts";
 import { type LossKernels, lossKernels } from "../kernels/loss/registry.ts";
 import { type PoolKernels, poolKernels } from "../kernels/pool/registry.ts";
+import { type PruneKernels, pruneKernels } from "../kernels/prune/registry.ts";
+import { type FakeQuantKernels, fakeQuantKernels } from "../kernels/fake_quant/registry.ts";
 
 export { type Kernel, type KernelConstants, withDefaults } from "./kernel.ts";
 
@@ -26,7 +28,9 @@ export type Kernels =
   & Conv2dKernels
   & PoolKernels
   & ActivationKernels
-  & LossKernels;
+  & LossKernels
+  & PruneKernels
+  & FakeQuantKernels;
 
 /** Every kernel's name: every compute entry point of every family's shaders (engine/webgpu/wgsl.generated.ts). */
 export type KernelName = keyof Kernels;
@@ -39,6 +43,8 @@ export const kernels: Kernels = {
   ...poolKernels,
   ...activationKernels,
   ...lossKernels,
+  ...pruneKernels,
+  ...fakeQuantKernels,
 };
 
 /** Every registered kernel that computes `op` for these constants, the registry's order. */
