@@ -19,13 +19,8 @@ import type { DeviceDataSet } from "../dataset.ts";
 import { evaluate } from "../epoch.ts";
 import type { Parameter } from "../layers/layer.ts";
 import type { CompiledModel } from "../model.ts";
-import {
-  type EpochResult,
-  type TrainingOptions,
-  type TrainingPlan,
-  type TrainingProgress,
-  trainModel,
-} from "../trainer.ts";
+import type { EpochResult, TrainingPlan } from "../trainer.ts";
+import { type EpochTrainingOptions, trainEachEpoch } from "./epochs.ts";
 
 /** How weights are chosen: the smallest |w| (PyTorch's l1_unstructured), or uniformly at random (random_unstructured). */
 export type PruneMethod = "magnitude" | "random";
@@ -36,6 +31,7 @@ export type PruneScope = "layer" | "global";
 export interface PruneOptions {
   /** Fraction of each layer's weights (or of all weights, globally) set to zero: 0 <= sparsity < 1. */
   readonly sparsity: number;
+  /** Which weights go: the smallest, or random ones. */
   readonly method: PruneMethod;
   /** Magnitude only; "layer" unless given. Random pruning is always per layer. */
   readonly scope?: PruneScope;
@@ -158,6 +154,7 @@ export class PruningMasks {
   readonly #apply: readonly Dispatch[];
   readonly #backend: Backend;
 
+  /** Masks for every weight of `model`, all kept. */
   constructor(readonly model: CompiledModel) {
     const { backend } = model;
     this.#backend = backend;
@@ -232,14 +229,12 @@ export interface RetrainOptions {
   /** Prune step by step over the epochs (gradualSparsity) instead of all at once before them. */
   readonly gradual?: boolean;
   /** Passed to each epoch's trainModel (resume and afterEpoch are this function's own). */
-  readonly training?: Omit<TrainingOptions, "resume" | "afterEpoch" | "testEachEpoch">;
-  /** Called after each epoch's test, e.g. to print it. */
-  readonly onEpoch?: (result: PrunedEpoch) => void;
+  readonly training?: EpochTrainingOptions;
 }
 
 /** One retraining epoch: the training figures, the sparsity it trained at, and the test after it. */
 export interface PrunedEpoch extends EpochResult {
-  /** The whole model's weight sparsity during the epoch. */
+  /** The target sparsity the epoch trained at. */
   readonly sparsity: number;
 }
 
@@ -253,16 +248,6 @@ export interface PruneRun {
   readonly testAccuracy: number;
   /** Each weight's sparsity at the end. */
   readonly sparsity: Map<string, number>;
-}
-
-/** The sparsity of all the model's weights together. */
-function overallSparsity(kept: ReadonlyMap<string, Uint8Array>): number {
-  let pruned = 0, all = 0;
-  for (const mask of kept.values()) {
-    pruned += sparsityOf(mask) * mask.length;
-    all += mask.length;
-  }
-  return all === 0 ? 0 : pruned / all;
 }
 
 /**
@@ -287,24 +272,22 @@ export async function pruneAndRetrain(
     accuracyBeforeRetraining = (await evaluate(model, sets.test)).accuracy;
   }
   const history: PrunedEpoch[] = [];
-  let progress: TrainingProgress | undefined, testAccuracy = accuracyBeforeRetraining;
-  for (let epoch = 1; epoch <= plan.epochs; epoch++) {
-    if (gradual) {
-      await masks.prune({ ...pruning, sparsity: gradualSparsity(epoch, plan.epochs, pruning.sparsity) });
-    }
-    // One epoch at a time, resumed exactly: the shuffle is the uninterrupted run's.
-    const run = await trainModel(model, sets, { ...plan, epochs: epoch }, {
-      ...options.training,
-      resume: progress,
-      testEachEpoch: true,
-      afterEpoch: (p) => void (progress = p),
-    });
-    testAccuracy = run.testAccuracy;
-    const result = { ...run.history[0], sparsity: overallSparsity(masks.kept) };
-    history.push(result);
-    options.onEpoch?.(result);
-    if (progress?.epoch !== epoch) break; // cut short (maxSteps or shouldStop): cannot resume exactly
+  const epochs = await trainEachEpoch(model, sets, plan, {
+    training: options.training,
+    beforeEpoch: async (epoch) => {
+      if (gradual) {
+        await masks.prune({ ...pruning, sparsity: gradualSparsity(epoch, plan.epochs, pruning.sparsity) });
+      }
+    },
+  });
+  // The sparsity each epoch trained at: the schedule's (gradual), or the final one throughout.
+  for (const result of epochs) {
+    const sparsity = gradual
+      ? gradualSparsity(result.epoch, plan.epochs, pruning.sparsity)
+      : pruning.sparsity;
+    history.push({ ...result, sparsity });
   }
+  const testAccuracy = epochs.at(-1)?.testAccuracy ?? accuracyBeforeRetraining;
   const sparsity = new Map([...masks.kept].map(([name, kept]) => [name, sparsityOf(kept)]));
   return { accuracyBeforeRetraining, history, testAccuracy, sparsity };
 }

@@ -11,7 +11,9 @@ import type { CompiledModel } from "../model.ts";
 
 /** A weight in CSR form. */
 export interface Csr {
+  /** The kept values, row by row. */
   readonly values: Float32Array;
+  /** Each kept value's column. */
   readonly columns: Uint16Array | Uint32Array;
   /** rows + 1 offsets into values: row r is values[rowStarts[r] .. rowStarts[r + 1]). */
   readonly rowStarts: Uint32Array;
@@ -21,6 +23,7 @@ export interface Csr {
 export interface Bitmask {
   /** Bit i % 8 of byte i / 8: 1 where weight i is kept. */
   readonly bits: Uint8Array;
+  /** The kept values in order. */
   readonly values: Float32Array;
 }
 
@@ -85,17 +88,21 @@ export type Encoding = "dense" | "csr-u16" | "csr-u32" | "bitmask";
 export interface TensorSize {
   /** Its state_dict name. */
   readonly name: string;
+  /** Its shape. */
   readonly shape: readonly number[];
-  /** Values in all, and nonzero. */
+  /** Values in all. */
   readonly count: number;
+  /** Values not zero (kept). */
   readonly nonzero: number;
   /** float32, every value. */
   readonly denseBytes: number;
-  /** Undefined for a bias (always dense). */
+  /** In CSR; undefined for a bias (always dense). */
   readonly csrBytes?: number;
+  /** As a bitmask and values; undefined for a bias. */
   readonly bitmaskBytes?: number;
   /** The smallest of dense, CSR and bitmask, and which it is. */
   readonly storedBytes: number;
+  /** The encoding storedBytes counts. */
   readonly encoding: Encoding;
 }
 
@@ -103,15 +110,21 @@ export interface TensorSize {
 export interface LayerSize {
   /** e.g. "conv1": the state_dict names' prefix. */
   readonly name: string;
+  /** float32, every value. */
   readonly denseBytes: number;
+  /** Each tensor in its smallest encoding. */
   readonly storedBytes: number;
 }
 
 /** A model's stored size, per tensor, per layer and whole. */
 export interface ModelSize {
+  /** Per parameter, in order. */
   readonly tensors: TensorSize[];
+  /** Per layer, in order. */
   readonly layers: LayerSize[];
+  /** The whole model, float32. */
   readonly denseBytes: number;
+  /** The whole model, each tensor in its smallest encoding. */
   readonly storedBytes: number;
   /** Of the weights only (biases excluded): zeros over all. */
   readonly weightSparsity: number;

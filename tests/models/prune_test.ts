@@ -144,13 +144,13 @@ let data: Promise<StudyData> | undefined;
 const subset = () => data ??= loadStudyData(undefined, 400, 200, 4);
 
 /** Prunes a model 80% by magnitude and retrains it one epoch on 400 images. */
-async function prunedEpoch(backend: Backend, spec = mlp([32])) {
+async function prunedEpoch(backend: Backend, spec = mlp([32]), epochs = 1, gradual = false) {
   const study = await subset();
   const model = new CompiledModel(backend, spec, 4, 5);
   const masks = new PruningMasks(model);
   const sets = deviceDataSets(backend, study);
-  const plan = { epochs: 1, schedule: [{ fromEpoch: 1, rate: 0.05 }], seed: 1, trainCount: study.trainCount };
-  const run = await pruneAndRetrain(masks, sets, plan, { sparsity: 0.8, method: "magnitude" });
+  const plan = { epochs, schedule: [{ fromEpoch: 1, rate: 0.05 }], seed: 1, trainCount: study.trainCount };
+  const run = await pruneAndRetrain(masks, sets, plan, { sparsity: 0.8, method: "magnitude" }, { gradual });
   return { run, masks, weights: await masks.weights() };
 }
 
@@ -175,8 +175,15 @@ Deno.test("pruning masks stay intact through an epoch of retraining: CPU path", 
   );
   const all = [...masks.kept.values()];
   const overall = all.reduce((n, m) => n + pruned(m), 0) / all.reduce((n, m) => n + m.length, 0);
-  assert.equal(run.history[0].sparsity, overall);
+  assert.equal(run.history[0].sparsity, 0.8);
   assert.ok(Math.abs(overall - 0.8) < 1e-4);
+});
+
+Deno.test("gradual pruning trains its first epoch unpruned and its last at the final sparsity", async () => {
+  const { run, masks, weights } = await prunedEpoch(cpuBackend(), mlp([16]), 3, true);
+  assert.deepEqual(run.history.map((e) => e.sparsity), [0, 0.8 * (1 - 0.5 ** 3), 0.8]);
+  assert.ok(Number.isNaN(run.accuracyBeforeRetraining));
+  assertMasksIntact(masks, weights, "gradual");
 });
 
 Deno.test("pruning masks stay intact through an epoch of retraining: WebGPU path, agreeing with the CPU", async (t) => {
