@@ -196,6 +196,48 @@ def fake_quant_observers(i):
     return out
 
 
+def qat_step_mlp(i):
+    """One QAT step of mlp-100-30 as eager-mode QAT places FakeQuantize: the input (QuantStub), each
+    weight (per channel, symmetric int8), each layer's output after its ReLU (uint8 affine); the
+    straight-through gradients; plain SGD at lr 0.05."""
+    from torch.ao.quantization import (FakeQuantize, MovingAverageMinMaxObserver,
+                                       MovingAveragePerChannelMinMaxObserver)
+
+    def activation_fq():
+        return FakeQuantize(observer=MovingAverageMinMaxObserver, quant_min=0, quant_max=255,
+                            dtype=torch.quint8, qscheme=torch.per_tensor_affine)
+
+    def weight_fq():
+        return FakeQuantize(observer=MovingAveragePerChannelMinMaxObserver, quant_min=-128, quant_max=127,
+                            dtype=torch.qint8, qscheme=torch.per_channel_symmetric, ch_axis=0)
+
+    lr = 0.05
+    p = {k[len("before."):]: with_grad(v) for k, v in i.items() if k.startswith("before.")}
+    layers = sorted({name.split(".")[0] for name in p})
+    points = {"fc1.input": activation_fq()}
+    x = points["fc1.input"](i["x"].flatten(1))
+    for n, layer in enumerate(layers):
+        points[f"{layer}.weight"] = weight_fq()
+        points[f"{layer}.activation"] = activation_fq()
+        x = F.linear(x, points[f"{layer}.weight"](p[f"{layer}.weight"]), p[f"{layer}.bias"])
+        if n + 1 < len(layers):
+            x = torch.relu(x)
+        x = points[f"{layer}.activation"](x)
+    loss = F.cross_entropy(x, i["labels"])
+    loss.backward()
+    out = {"logits": x, "loss": loss.reshape(1)}
+    out.update({f"after.{k}": (v - lr * v.grad) for k, v in p.items()})
+    for name, fq in points.items():
+        out[f"scale.{name}"] = fq.scale.reshape(-1).clone()
+        out[f"zero_point.{name}"] = fq.zero_point.reshape(-1).to(torch.int32).clone()
+    return out
+
+
+def step_mlp_inputs():
+    stored = json.loads((GOLDEN / "step_mlp-100-30.json").read_text())
+    return {k: decode(v) for k, v in stored["inputs"].items()}
+
+
 # name: (note, outputs from inputs, inputs for a new golden or None)
 CASES = {
     "dense": ("y = x W^T + b; weight [out, in] as nn.Linear; dy given, gradients of sum(y * dy)", dense, None),
@@ -223,6 +265,14 @@ CASES = {
         "step_lenet5's step (same images, labels, weights and lr 0.0005) with avg_pool2d for max_pool2d",
         sgd_step(lenet5_avg, 0.0005),
         step_lenet5_inputs,
+    ),
+    "step_qat_mlp-100-30": (
+        "step_mlp-100-30's images, labels and weights; one QAT step at lr 0.05 with FakeQuantize on the input, "
+        "each weight (MovingAveragePerChannelMinMaxObserver, qint8 symmetric, axis 0) and each layer's output "
+        "after its ReLU (MovingAverageMinMaxObserver, 0..255 affine): logits, loss, weights after, every scale "
+        "and zero point",
+        qat_step_mlp,
+        step_mlp_inputs,
     ),
     "fake_quant_per_tensor": (
         "torch.fake_quantize_per_tensor_affine(x, scale, zero_point, qrange[0], qrange[1]); dx of sum(y * dy)",

@@ -22,7 +22,7 @@ import { evaluate, trainEpoch } from "../../models/epoch.ts";
 import { lenet5 } from "../../models/lenet5.ts";
 import { CompiledModel } from "../../models/model.ts";
 import { mlp } from "../../models/zoo.ts";
-import { assertClose, cpuBackend, gpuBackend, REPO_ROOT } from "../helpers.ts";
+import { assertClose, cpuBackend, gpuBackend, loadGolden, REPO_ROOT } from "../helpers.ts";
 
 const CHECKPOINT = new URL("docs/results/study20/limit/checkpoints/mlp-200-70-seed3.safetensors", REPO_ROOT);
 
@@ -38,6 +38,60 @@ async function trained(backend: Backend, fakeQuant?: FakeQuantOptions) {
   decodeCheckpoint(model, bytes, CHECKPOINT.pathname);
   return { qat, model, sets: deviceDataSets(backend, study) };
 }
+
+/**
+ * One QAT step of mlp-100-30 from step_mlp-100-30's weights and images against PyTorch's (FakeQuantize on
+ * the input, per-channel weights, each output): logits, loss, every parameter after the step, every scale
+ * and zero point.
+ */
+async function checkQatStep(backend: Backend): Promise<void> {
+  const { inputs, outputs } = loadGolden("step_qat_mlp-100-30");
+  const qat = new QatModel(backend, mlp([100, 30]), 4, 0, { perChannel: true });
+  const { model } = qat;
+  const before = Object.entries(inputs).filter(([key]) => key.startsWith("before."));
+  model.loadParameters(
+    new Map(before.map(([key, t]) => [key.slice("before.".length), t.data as Float32Array])),
+  );
+  backend.write(model.input.value, inputs.x.data);
+  backend.write(model.labels, Uint32Array.from(inputs.labels.data));
+  model.resetTotals();
+  model.setLearningRate(0.05);
+  qat.setObserving(true);
+  backend.run([...model.forward, model.loss, ...model.backward]);
+  assertClose(await backend.read(model.logits.value), outputs.logits.data, `${backend.kind} logits`);
+  assertClose([(await backend.read(model.lossSum))[0] / 4], outputs.loss.data, `${backend.kind} loss`);
+  for (const p of model.parameters) {
+    assertClose(
+      await backend.read(p.value),
+      outputs[`after.${p.name}`].data,
+      `${backend.kind} ${p.name} after`,
+    );
+  }
+  const params = await qat.quantParams();
+  for (const [layer, points] of Object.entries(params.layers)) {
+    for (const [role, point] of Object.entries(points)) {
+      assertClose(
+        point.scales,
+        outputs[`scale.${layer}.${role}`].data,
+        `${backend.kind} ${layer} ${role} scales`,
+      );
+      assert.deepEqual(
+        point.zeroPoints,
+        [...outputs[`zero_point.${layer}.${role}`].data],
+        `${layer} ${role} zero points`,
+      );
+    }
+  }
+}
+
+Deno.test("one QAT step of mlp-100-30 matches PyTorch's FakeQuantize step: CPU twins", () =>
+  checkQatStep(cpuBackend()));
+
+Deno.test("one QAT step of mlp-100-30 matches PyTorch's FakeQuantize step: GPU", async (t) => {
+  const gpu = await gpuBackend();
+  if (!gpu) return void t.step({ name: "no WebGPU adapter: skipped", ignore: true, fn: () => {} });
+  await checkQatStep(gpu);
+});
 
 Deno.test("the fake-quantised forward is close to the float model at 8 bits and far from it at 2", async () => {
   const backend = cpuBackend();
