@@ -22,7 +22,7 @@ import { evaluate, trainEpoch } from "../../models/epoch.ts";
 import { lenet5 } from "../../models/lenet5.ts";
 import { CompiledModel } from "../../models/model.ts";
 import { mlp } from "../../models/zoo.ts";
-import { assertClose, cpuBackend, gpuBackend, loadGolden, REPO_ROOT } from "../helpers.ts";
+import { assertClose, cpuBackend, gpuBackend, loadGolden, REPO_ROOT, startGoldenStep } from "../helpers.ts";
 
 const CHECKPOINT = new URL("docs/results/study20/limit/checkpoints/mlp-200-70-seed3.safetensors", REPO_ROOT);
 
@@ -48,14 +48,7 @@ async function checkQatStep(backend: Backend): Promise<void> {
   const { inputs, outputs } = loadGolden("step_qat_mlp-100-30");
   const qat = new QatModel(backend, mlp([100, 30]), 4, 0, { perChannel: true });
   const { model } = qat;
-  const before = Object.entries(inputs).filter(([key]) => key.startsWith("before."));
-  model.loadParameters(
-    new Map(before.map(([key, t]) => [key.slice("before.".length), t.data as Float32Array])),
-  );
-  backend.write(model.input.value, inputs.x.data);
-  backend.write(model.labels, Uint32Array.from(inputs.labels.data));
-  model.resetTotals();
-  model.setLearningRate(0.05);
+  startGoldenStep(model, inputs, 0.05);
   qat.setObserving(true);
   backend.run([...model.forward, model.loss, ...model.backward]);
   assertClose(await backend.read(model.logits.value), outputs.logits.data, `${backend.kind} logits`);
