@@ -153,7 +153,7 @@ Deno.test("QAT parameters: every layer's weight and output, the input on the fir
   assert.deepEqual(JSON.parse(qatMetadata(params).qat), params);
 });
 
-Deno.test("one QAT step of LeNet-5 is the same on both backends", async (t) => {
+Deno.test("two QAT steps of LeNet-5 (weights per channel) are the same on both backends", async (t) => {
   const gpu = await gpuBackend();
   if (!gpu) return void t.step({ name: "no WebGPU adapter: skipped", ignore: true, fn: () => {} });
   const study = await subset();
@@ -179,7 +179,7 @@ Deno.test("one QAT step of LeNet-5 is the same on both backends", async (t) => {
   }
 });
 
-Deno.test("a QAT model's checkpoint is a float checkpoint of the same model; a bad averaging constant is refused", () => {
+Deno.test("a QAT model's checkpoint is a float checkpoint of the same model; a bad averaging constant is refused; inference with activations per channel", async () => {
   const backend = cpuBackend();
   const qat = new QatModel(backend, lenet5(), 4, 0);
   assert.deepEqual(
@@ -187,4 +187,16 @@ Deno.test("a QAT model's checkpoint is a float checkpoint of the same model; a b
     new CompiledModel(backend, lenet5(), 4, 0).parameters.map((p) => p.name),
   );
   assert.throws(() => new QatModel(backend, lenet5(), 4, 0, { averagingConstant: 0 }), UserError);
+  const inference = new QatModel(backend, lenet5(), 4, 0, { perChannel: true, activationPerChannel: true }, {
+    training: false,
+  });
+  assert.equal(inference.model.backward.length, 0);
+  assert.ok(inference.model.parameters.every((p) => p.grad === undefined));
+  const study = await subset();
+  await calibrate(inference, deviceDataSets(backend, study).test);
+  const conv1 = (await inference.quantParams()).layers.conv1;
+  assert.deepEqual([conv1.input!.axis, conv1.input!.scales.length], [1, 1]);
+  assert.deepEqual([conv1.activation.axis, conv1.activation.scales.length], [1, 6]);
+  assert.deepEqual([conv1.weight.axis, conv1.weight.scales.length], [0, 6]);
+  assert.ok(conv1.activation.scales.every((s) => s > 0 && s < 1), `${conv1.activation.scales}`);
 });
