@@ -245,6 +245,11 @@ const backwardCase: CaseBuilder = (c: Constants, random: Random) => {
   };
 };
 
+const copyCase: CaseBuilder = (c: Constants, random: Random) => {
+  const x = randomArray(random, c.N);
+  return { bindings: { x: f32(x), y: f32(poison(c.N)) }, expected: { y: x } };
+};
+
 const SHAPES = [
   { N: 1, CHANNELS: 1, INNER: 1 },
   { N: 1000, CHANNELS: 1, INNER: 1 },
@@ -259,5 +264,6 @@ for (const shape of SHAPES) {
     await checkKernel(kernels.fake_quant_forward, { ...shape, QMIN: -8, QMAX: 7 }, forwardCase, exact);
     await checkKernel(kernels.fake_quant_backward, { ...shape, QMIN: 0, QMAX: 1 }, backwardCase, exact);
     await checkKernel(kernels.fake_quant_sgd, { ...shape, QMIN: 0, QMAX: 1 }, sgdCase, { exact: true });
+    await checkKernel(kernels.fake_quant_copy, { N: shape.N }, copyCase, exact);
   });
 }
