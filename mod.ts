@@ -179,3 +179,17 @@ export {
   type ObserverKind,
   PercentileObserver,
 } from "./models/quantized/observers.ts";
+export type {
+  FakeQuantElementKernel,
+  FakeQuantKernel,
+  FakeQuantKernelName,
+  FakeQuantKernels,
+} from "./kernels/fake_quant/registry.ts";
+// The fake-quantization options name their formats (engine/quantization.ts).
+export type { IntegerFormat } from "./engine/quantization.ts";
+export type { PruneKernelName, PruneKernels } from "./kernels/prune/registry.ts";
+// Compression: pruning with its stored sizes, and quantization-aware training.
+export * from "./models/compress/prune.ts";
+export * from "./models/compress/sparse.ts";
+export * from "./models/compress/qat.ts";
+export { type EpochHooks, type EpochTrainingOptions, trainEachEpoch } from "./models/compress/epochs.ts";

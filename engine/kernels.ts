@@ -17,6 +17,8 @@ import { type GatherKernels, gatherKernels } from "../kernels/gather/registry.ts
 import { type LossKernels, lossKernels } from "../kernels/loss/registry.ts";
 import { type PoolKernels, poolKernels } from "../kernels/pool/registry.ts";
 import { type QuantizeKernels, quantizeKernels } from "../kernels/quantize/registry.ts";
+import { type PruneKernels, pruneKernels } from "../kernels/prune/registry.ts";
+import { type FakeQuantKernels, fakeQuantKernels } from "../kernels/fake_quant/registry.ts";
 
 export { type Kernel, type KernelConstants, withDefaults } from "./kernel.ts";
 
@@ -28,7 +30,9 @@ export type Kernels =
   & PoolKernels
   & ActivationKernels
   & LossKernels
-  & QuantizeKernels;
+  & QuantizeKernels
+  & PruneKernels
+  & FakeQuantKernels;
 
 /** Every kernel's name: every compute entry point of every family's shaders (engine/webgpu/wgsl.generated.ts). */
 export type KernelName = keyof Kernels;
@@ -42,6 +46,8 @@ export const kernels: Kernels = {
   ...activationKernels,
   ...lossKernels,
   ...quantizeKernels,
+  ...pruneKernels,
+  ...fakeQuantKernels,
 };
 
 /** Every registered kernel that computes `op` for these constants, the registry's order. */
