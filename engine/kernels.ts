@@ -13,6 +13,7 @@ import { type Kernel, type KernelConstants, withDefaults } from "./kernel.ts";
 import { type ActivationKernels, activationKernels } from "../kernels/activation/registry.ts";
 import { type Conv2dKernels, conv2dKernels } from "../kernels/conv2d/registry.ts";
 import { type DenseKernels, denseKernels } from "../kernels/dense/registry.ts";
+import { type FixedPointKernels, fixedPointKernels } from "../kernels/fixed_point/registry.ts";
 import { type GatherKernels, gatherKernels } from "../kernels/gather/registry.ts";
 import { type LossKernels, lossKernels } from "../kernels/loss/registry.ts";
 import { type PoolKernels, poolKernels } from "../kernels/pool/registry.ts";
@@ -26,7 +27,8 @@ export type Kernels =
   & Conv2dKernels
   & PoolKernels
   & ActivationKernels
-  & LossKernels;
+  & LossKernels
+  & FixedPointKernels;
 
 /** Every kernel's name: every compute entry point of every family's shaders (engine/webgpu/wgsl.generated.ts). */
 export type KernelName = keyof Kernels;
@@ -39,6 +41,7 @@ export const kernels: Kernels = {
   ...poolKernels,
   ...activationKernels,
   ...lossKernels,
+  ...fixedPointKernels,
 };
 
 /** Every registered kernel that computes `op` for these constants, the registry's order. */

@@ -33,3 +33,15 @@ fn activation_slope(act: u32, post: f32) -> f32 {
 fn clamped4(first: u32, last: u32) -> vec4u {
   return min(vec4u(first, first + 1u, first + 2u, first + 3u), vec4u(last));
 }
+
+// Chris Wellons' lowbias32: a counter-based hash for stochastic rounding, the same bits on every
+// adapter and in its twin (kernels/fixed_point/int64.ts mix32).
+fn mix32(v: u32) -> u32 {
+  var h = v;
+  h ^= h >> 16u;
+  h *= 0x7feb352du;
+  h ^= h >> 15u;
+  h *= 0x846ca68bu;
+  h ^= h >> 16u;
+  return h;
+}
