@@ -14,8 +14,8 @@ export type FixedPointKernelName = ShaderEntries["fixed_point.wgsl" | "affine_qu
 type FixedOverrides = ShaderOverrides["fixed_point.wgsl"];
 type AffineOverrides = ShaderOverrides["affine_quantize.wgsl"];
 
-/** The family's entries, by entry point. */
-export interface FixedPointKernels {
+/** The family's entries, by entry point (a type literal: the registry's union needs an index signature). */
+export type FixedPointKernels = {
   /** y = saturate(round((b 2^n + x W^T) / 2^n)), ReLU with ACT = 1: B, IN, OUT, FRAC (n), BITS (m + n). */
   readonly fixed_dense_forward: Kernel<FixedOverrides, "ACT" | "ROUNDING" | "SEED">;
   /** tanh of a [B, OUT] Qm.n tensor through tanh_table (fixedTanhTable). */
@@ -27,7 +27,7 @@ export interface FixedPointKernels {
     AffineOverrides,
     "CHANNELS" | "INNER" | "QMIN" | "QMAX" | "ROUNDING" | "SEED"
   >;
-}
+};
 
 const ROUNDING_DEFAULTS = { ROUNDING: 0, SEED: 0 } as const;
 const PER_TENSOR = { CHANNELS: 1, INNER: 1 } as const;
