@@ -15,6 +15,7 @@ import { type Conv2dKernels, conv2dKernels } from "../kernels/conv2d/registry.ts
 import { type DenseKernels, denseKernels } from "../kernels/dense/registry.ts";
 import { type FixedPointKernels, fixedPointKernels } from "../kernels/fixed_point/registry.ts";
 import { type GatherKernels, gatherKernels } from "../kernels/gather/registry.ts";
+import { type HalfKernels, halfKernels } from "../kernels/half/registry.ts";
 import { type LossKernels, lossKernels } from "../kernels/loss/registry.ts";
 import { type PoolKernels, poolKernels } from "../kernels/pool/registry.ts";
 
@@ -28,7 +29,8 @@ export type Kernels =
   & PoolKernels
   & ActivationKernels
   & LossKernels
-  & FixedPointKernels;
+  & FixedPointKernels
+  & HalfKernels;
 
 /** Every kernel's name: every compute entry point of every family's shaders (engine/webgpu/wgsl.generated.ts). */
 export type KernelName = keyof Kernels;
@@ -42,6 +44,7 @@ export const kernels: Kernels = {
   ...activationKernels,
   ...lossKernels,
   ...fixedPointKernels,
+  ...halfKernels,
 };
 
 /** Every registered kernel that computes `op` for these constants, the registry's order. */
