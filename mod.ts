@@ -135,3 +135,22 @@ export {
   trainModel,
 } from "./models/trainer.ts";
 export { decodeCheckpoint, encodeCheckpoint } from "./models/checkpoint.ts";
+// Fixed point Qm.n and half precision kernels, quantized checkpoints (issue 19, docs/compression.md).
+export type { FixedPointKernelName, FixedPointKernels } from "./kernels/fixed_point/registry.ts";
+export { fixedTanhTable } from "./kernels/fixed_point/fixed_point.ts";
+export {
+  type HalfDenseKernel,
+  halfDenseKernel,
+  type HalfKernelName,
+  type HalfKernels,
+} from "./kernels/half/registry.ts";
+export { packHalves, unpackHalves } from "./kernels/half/half.ts";
+export type { StoredArrays, StoredDType, StoredTensor } from "./engine/safetensors.ts";
+export * from "./engine/quantization.ts";
+export {
+  type CheckpointQuantizationOptions,
+  dequantizeCheckpoint,
+  QUANTIZATION_KEY,
+  quantizeCheckpoint,
+  type TensorQuantization,
+} from "./models/checkpoint.ts";

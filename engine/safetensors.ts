@@ -22,10 +22,15 @@ export type StoredDType = "F16" | "I8" | "U8" | "I16" | "I32";
 
 /** The array type each stored dtype is held in (F16 as its 16-bit patterns). */
 export interface StoredArrays {
+  /** float16 bit patterns. */
   F16: Uint16Array;
+  /** Signed bytes: intB (B <= 8) and Qm.n up to 8 bits. */
   I8: Int8Array;
+  /** Unsigned bytes: uintB. */
   U8: Uint8Array;
+  /** Qm.n of 9 to 16 bits. */
   I16: Int16Array;
+  /** Qm.n of 17 to 32 bits. */
   I32: Int32Array;
 }
 

@@ -11,20 +11,20 @@ import * as fixed from "./fixed_point.ts";
 /** The family's kernels: every compute entry point of its shaders. */
 export type FixedPointKernelName = ShaderEntries["fixed_point.wgsl" | "affine_quantize.wgsl"];
 
-type FixedOverrides = ShaderOverrides["fixed_point.wgsl"];
-type AffineOverrides = ShaderOverrides["affine_quantize.wgsl"];
-
 /** The family's entries, by entry point (a type literal: the registry's union needs an index signature). */
 export type FixedPointKernels = {
   /** y = saturate(round((b 2^n + x W^T) / 2^n)), ReLU with ACT = 1: B, IN, OUT, FRAC (n), BITS (m + n). */
-  readonly fixed_dense_forward: Kernel<FixedOverrides, "ACT" | "ROUNDING" | "SEED">;
+  readonly fixed_dense_forward: Kernel<ShaderOverrides["fixed_point.wgsl"], "ACT" | "ROUNDING" | "SEED">;
   /** tanh of a [B, OUT] Qm.n tensor through tanh_table (fixedTanhTable). */
-  readonly fixed_tanh: Kernel<FixedOverrides, "IN" | "ACT" | "ROUNDING" | "SEED">;
+  readonly fixed_tanh: Kernel<ShaderOverrides["fixed_point.wgsl"], "IN" | "ACT" | "ROUNDING" | "SEED">;
   /** float32 to integers: N, QMIN, QMAX; CHANNELS and INNER for per-channel scales; ROUNDING, SEED. */
-  readonly quantize_affine: Kernel<AffineOverrides, "CHANNELS" | "INNER" | "ROUNDING" | "SEED">;
+  readonly quantize_affine: Kernel<
+    ShaderOverrides["affine_quantize.wgsl"],
+    "CHANNELS" | "INNER" | "ROUNDING" | "SEED"
+  >;
   /** Integers to float32: N; CHANNELS and INNER for per-channel scales. */
   readonly dequantize_affine: Kernel<
-    AffineOverrides,
+    ShaderOverrides["affine_quantize.wgsl"],
     "CHANNELS" | "INNER" | "QMIN" | "QMAX" | "ROUNDING" | "SEED"
   >;
 };
