@@ -139,6 +139,8 @@ export { decodeCheckpoint, encodeCheckpoint } from "./models/checkpoint.ts";
 export type { FixedPointKernelName, FixedPointKernels } from "./kernels/fixed_point/registry.ts";
 export { fixedTanhTable } from "./kernels/fixed_point/fixed_point.ts";
 export {
+  type HalfConv2dKernel,
+  halfConv2dKernel,
   type HalfDenseKernel,
   halfDenseKernel,
   type HalfKernelName,
