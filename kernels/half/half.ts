@@ -18,7 +18,13 @@ export function unpackHalves(words: Uint32Array, length: number): Float32Array {
   return Float32Array.from({ length }, (_, e) => halfFromBits((words[e >> 1] >>> (16 * (e & 1))) & 0xffff));
 }
 
-const halfAt = (words: Uint32Array, e: number) => halfFromBits((words[e >> 1] >>> (16 * (e & 1))) & 0xffff);
+let halfValues: Float32Array | undefined;
+
+/** Element e of packed halves, by a table of all 65,536 halves' values (made on first use, 256 KiB). */
+function halfAt(words: Uint32Array, e: number): number {
+  halfValues ??= Float32Array.from({ length: 65536 }, (_, bits) => halfFromBits(bits));
+  return halfValues[(words[e >> 1] >>> (16 * (e & 1))) & 0xffff];
+}
 
 /** Writes `total` outputs two to a word, each `output(e)` rounded to f16 once, as one invocation per word does. */
 function storeHalves(y: Uint32Array, total: number, output: (e: number) => number): void {
