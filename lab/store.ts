@@ -8,7 +8,14 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { UserError } from "../engine/errors.ts";
-import { checkRow, formatResults, isFinalStatus, parseResults, type ResultRow } from "./results.ts";
+import {
+  checkRow,
+  formatResults,
+  isFinalStatus,
+  parseResults,
+  type ResultRow,
+  withAllColumns,
+} from "./results.ts";
 
 /** The protocol every row of one store shares; values as text, compared exactly. */
 export type StudyProtocol = Readonly<Record<string, string>>;
@@ -107,7 +114,7 @@ export class ResultStore {
   /** Every row, in the order they were first written. */
   rows(): ResultRow[] {
     const stored = this.#db.prepare("SELECT row FROM rows ORDER BY rowid").all() as { row: string }[];
-    return stored.map((s) => JSON.parse(s.row) as ResultRow);
+    return stored.map((s) => withAllColumns(JSON.parse(s.row)));
   }
 
   /**
