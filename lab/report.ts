@@ -103,7 +103,11 @@ export function markdownTable(rows: readonly ResultRow[]): string {
 }
 
 /** Joins the stores of sweeps run apart (shards, seeds) into a new store at `csv`; returns its rows. */
-export async function mergeResults(sources: readonly string[], csv: string): Promise<ResultRow[]> {
+export async function mergeResults(
+  sources: readonly string[],
+  csv: string,
+  options: { preferLater?: boolean } = {},
+): Promise<ResultRow[]> {
   await ensureWritableDir(dirname(csv));
-  return mergeStores(sources, csv);
+  return mergeStores(sources, csv, options);
 }

@@ -116,6 +116,9 @@ for (
   const [what, args, expected] of [
     ["a missing CSV", ["--csv", "/nonexistent/sweep.csv"], /\/nonexistent\/sweep\.csv/],
     ["an unknown flag", ["--colour", "red"], /^error: .*--colour.*see --help/],
+    ["a results file without its store", ["/nonexistent/a.csv"], /has no results store/],
+    ["stores and --csv at once", ["a.csv", "--csv", "b.csv"], /stores as arguments or --csv, not both/],
+    ["--prefer-later with one --csv", ["--prefer-later"], /chooses among several stores/],
   ] as const
 ) {
   Deno.test(`the report CLI given ${what} prints one line and exits 2, as every CLI does`, async () => {
