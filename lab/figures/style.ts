@@ -18,6 +18,12 @@ export const PATH_LABELS: Record<ResultPath, string> = {
   "pytorch-cuda": "PyTorch CUDA",
 };
 
+/** The peers' labels: their series are drawn beside ours. */
+export const PEER_LABELS: ReadonlySet<string> = new Set([
+  PATH_LABELS["pytorch-cpu"],
+  PATH_LABELS["pytorch-cuda"],
+]);
+
 /** One plotted row: the columns a figure reads, in the units its axes show. */
 export interface Point {
   /** The spread over seeds, where a model has several that differ (null otherwise). */
