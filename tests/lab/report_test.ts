@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { UserError } from "../../engine/errors.ts";
-import { writeFigures } from "../../lab/report.ts";
+import { markdownTable, writeFigures } from "../../lab/report.ts";
 import { doneKeys, formatResults, readResults, type ResultRow } from "../../lab/results.ts";
 import { protocolLine, studyFigures } from "../../lab/figures/specs.ts";
 import { summariseSeeds } from "../../lab/seeds.ts";
@@ -137,6 +137,17 @@ Deno.test("figures 3, 5 and 8 draw PyTorch's CPU series beside ours; figure 7 ke
     assert.match(svg("fig8_inference_time_per_model"), /PyTorch CPU/);
     assert.match(svg("fig8_inference_time_per_model"), /Kernel clock, PyTorch CPU: wall clock/);
     assert.doesNotMatch(svg("fig7_accuracy_per_model"), /PyTorch/);
+    const table = markdownTable([...ours, ...torch]);
+    assert.match(
+      table.split("\n")[0],
+      /\| ms\/batch gpu \(p10-p90\) \| ms\/batch PyTorch cpu \(p10-p90\) \| op KiB \|/,
+    );
+    const lenet = ours.find((row) => row.model === "lenet5" && row.path === "cpu")!;
+    assert.match(
+      table.split("\n").find((line) => line.startsWith("| lenet5 |"))!,
+      new RegExp(`\\| ${(lenet.infer_ms_median! / 10).toFixed(3)} \\([^)]*\\), 1 thr\\. \\| .* \\| ok \\|$`),
+    );
+    assert.doesNotMatch(markdownTable(ours), /PyTorch/);
     // In the specs: a cross per model, each at PyTorch's accuracy or, without one, at ours.
     const figures = studyFigures(summariseSeeds([...ours, ...torch]), protocolLine(ours));
     for (const name of ["fig3_accuracy_vs_memory_cpu", "fig5_accuracy_vs_time_cpu"]) {
