@@ -18,7 +18,7 @@ import {
   stopPytorchServer,
 } from "../peers/pytorch.ts";
 import type { PeerModel } from "../peers/tfjs.ts";
-import { isFinalStatus, type PeerPath, type ResultRow } from "../results.ts";
+import { isFinalStatus, isOurPath, type PeerPath, type ResultRow } from "../results.ts";
 import { familyOf, formatMs, hiddenSizes } from "../study.ts";
 import { oneLine, type Sweep } from "./plan.ts";
 import { checkpointPath, checkpointTrainedAs } from "./resume.ts";
@@ -316,12 +316,17 @@ function describePeerRow(row: ResultRow): string {
     }; ${row.note}`;
 }
 
-/** Every model and seed a store has a row for (its own paths or a peer's), budget skips included. */
+/**
+ * The models and seeds a store holds whose rows on our paths are all final (ok, skipped, failed, budget
+ * skips included): one still in training is left for a later run, which then finds its checkpoint.
+ */
 export function storeWork(rows: readonly ResultRow[]): { model: string; seed: number }[] {
-  const seen = new Map<string, { model: string; seed: number }>();
+  const seen = new Map<string, { model: string; seed: number; final: boolean }>();
   for (const row of rows) {
+    if (!isOurPath(row.path)) continue;
     const key = `${row.model}|${row.seed ?? 0}`;
-    if (!seen.has(key)) seen.set(key, { model: row.model, seed: row.seed ?? 0 });
+    const final = (seen.get(key)?.final ?? true) && isFinalStatus(row.status);
+    seen.set(key, { model: row.model, seed: row.seed ?? 0, final });
   }
-  return [...seen.values()];
+  return [...seen.values()].filter((item) => item.final).map(({ model, seed }) => ({ model, seed }));
 }

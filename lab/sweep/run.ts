@@ -170,7 +170,11 @@ export async function runSweep(request: SweepRequest): Promise<void> {
       : await runJobs(sweep, runnable, jobs, request.jobCommand);
     if (peers) {
       // After the training, so that no PyTorch timing shares the cores with it.
-      await measurePeers(sweep, shardWork(sweep, shard), peers.paths, peers.torch);
+      // The models and seeds of this share that are done on our paths: one the time limit cut short is
+      // measured by the rerun that finishes it, with its checkpoint.
+      const done = new Set(storeWork(store.rows()).map(({ model, seed }) => `${model}|${seed}`));
+      const work = shardWork(sweep, shard).filter(({ model, seed }) => done.has(`${model}|${seed}`));
+      await measurePeers(sweep, work, peers.paths, peers.torch);
     }
     const minutes = (performance.now() - start) / 60000;
     console.log(

@@ -11,6 +11,7 @@ import {
   peerModel,
   pendingPeerPaths,
   profilerOpBytes,
+  storeWork,
   threadsTried,
 } from "../../lab/sweep/peers.ts";
 import { pytorchForTests } from "../pytorch_tests.ts";
@@ -149,4 +150,21 @@ Deno.test("--peers pytorch: a PyTorch row per model beside ours; --peers-only ad
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /already has its PyTorch rows/);
   assert.deepEqual(await readResults(older), after, "a rerun measures nothing twice");
+});
+
+Deno.test("PyTorch measures a model and seed once our rows of it are final, budget skips included", () => {
+  const ours = (status: string, path: "cpu" | "webgpu", model = "mlp-30", seed = 0): ResultRow => ({
+    ...syntheticRow("mlp1", [30], path, seed),
+    model,
+    status,
+  });
+  const rows = [
+    ours("ok", "cpu"),
+    ours("ok", "webgpu"),
+    ours("ok", "cpu", "mlp-30", 1),
+    ours("interrupted: time limit", "webgpu", "mlp-30", 1), // still in training
+    ours("skipped: needs ~12 h on llvmpipe (budget 0.75 h)", "cpu", "mlp-16384"),
+    { ...ours("ok", "cpu", "mlp-60"), path: "pytorch-cpu" as const }, // a peer's row alone says nothing
+  ];
+  assert.deepEqual(storeWork(rows), [{ model: "mlp-30", seed: 0 }, { model: "mlp-16384", seed: 0 }]);
 });
