@@ -279,6 +279,9 @@ export function conclusionsMarkdown(rows: readonly ResultRow[]): string {
       `## ${conclusion.claim}, ${conclusion.pathLabel}: ${conclusion.verdict}`,
       "",
       `${conclusion.reasoning[0].toUpperCase()}${conclusion.reasoning.slice(1)}.`,
+    );
+    if (conclusion.table.rows.length === 0) continue;
+    lines.push(
       "",
       `| ${conclusion.table.header.join(" | ")} |`,
       `| ${conclusion.table.header.map(() => "---").join(" | ")} |`,
