@@ -16,7 +16,7 @@ import { mergeResults, writeFigures } from "../lab/report.ts";
 const USAGE = `usage: deno task report [--csv results/sweep.csv] [--out results/figures]
        deno task report A.csv B.csv ... [--prefer-later] [--out results/figures]
        deno task report --merge A.csv B.csv ... --csv MERGED.csv [--prefer-later] [--out results/figures]
-  A.csv B.csv ...: draws the stores of these results files as one study (nothing written but the figures,
+  A.csv B.csv ...: draws the stores of these results files (or their .sqlite files) as one study (nothing written but the figures,
     results.md and conclusions.md); their protocols must agree but for the seeds, which are joined, and a
     model, path and seed in two of them must be the same row
   --merge: joins them into a new store at --csv (which must not exist), then draws it

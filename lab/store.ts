@@ -284,7 +284,7 @@ export interface CollectedStores {
 }
 
 /**
- * Reads the stores of several results CSVs as one study. Their protocols must agree but for the seeds,
+ * Reads the stores of several results CSVs (or their .sqlite files) as one study. Their protocols must agree but for the seeds,
  * which are joined. A model, path and seed found in two sources must be the same row, else it is
  * refused; with `preferLater` the later source's row is kept instead (e.g. timings measured again on a
  * quiet machine, listed after the stores measured under load), and the replaced keys are returned.
@@ -297,7 +297,9 @@ export function collectStores(
   const protocols: StudyProtocol[] = [];
   const rows = new Map<string, { row: ResultRow; source: string }>();
   const replaced = new Set<string>();
-  for (const csv of sourceCsvs) {
+  for (const source of sourceCsvs) {
+    // A store may be named by its CSV or by its database.
+    const csv = source.replace(/\.sqlite$/i, ".csv");
     const store = ResultStore.openToRead(csv);
     try {
       const protocol = store.protocol();

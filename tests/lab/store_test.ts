@@ -221,7 +221,7 @@ Deno.test("the committed stores, written before PyTorch rows existed, load and s
       (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort(),
     ];
     const before = await bytes();
-    const study = collectStores([`${dir}/pairs.csv`, `${dir}/seeds.csv`]);
+    const study = collectStores([`${dir}/pairs.csv`, `${dir}/seeds.sqlite`]);
     assert.equal(study.protocol.seeds, "0,1,2");
     assert.ok(study.rows.length >= 30);
     for (const row of study.rows.filter((row) => isOurPath(row.path))) {
