@@ -124,7 +124,7 @@ export function profilerOpBytes(runs: readonly number[], written: number): { byt
   };
 }
 
-/** The peer paths of a model and seed without a final row (a budget skip counts as final here: no training). */
+/** The peer paths of a model and seed without a final row of their own (a rerun measures those). */
 export function pendingPeerPaths(
   rows: readonly ResultRow[],
   paths: readonly PeerPath[],
