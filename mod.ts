@@ -135,6 +135,64 @@ export {
   trainModel,
 } from "./models/trainer.ts";
 export { decodeCheckpoint, encodeCheckpoint } from "./models/checkpoint.ts";
+// Integer kernels and post-training quantization (issue 19, INT8): docs/compression.md.
+export { PACKED_INTEGER_DOT } from "./engine/backend.ts";
+export type { DeviceOptions } from "./engine/webgpu/device.ts";
+export {
+  int8Gemm,
+  type Int8GemmKernel,
+  type QuantizeKernelName,
+  type QuantizeKernels,
+} from "./kernels/quantize/registry.ts";
+export { packInt8Rows, unpackInt8Rows } from "./kernels/quantize/int8.ts";
+export {
+  calibrate,
+  type Calibration,
+  compileQuantized,
+  convertDynamic,
+  type ConvertOptions,
+  convertStatic,
+  convertWeightOnly,
+  type FloatWeights,
+  type QuantizedModel,
+  quantizeRows,
+  requantization,
+  TANH_QPARAMS,
+} from "./models/quantized/convert.ts";
+export {
+  DequantizeOutput,
+  DynamicDense,
+  Int8Conv2d,
+  Int8Dense,
+  type Int8GemmParams,
+  Int8Lookup,
+  Int8MaxPool,
+  type PackedWeights,
+  type QParams,
+  QuantizeInput,
+  WeightOnly,
+} from "./models/quantized/layers.ts";
+export {
+  makeObserver,
+  MinMaxObserver,
+  type Observer,
+  type ObserverKind,
+  PercentileObserver,
+} from "./models/quantized/observers.ts";
+export type {
+  FakeQuantElementKernel,
+  FakeQuantKernel,
+  FakeQuantKernelName,
+  FakeQuantKernels,
+} from "./kernels/fake_quant/registry.ts";
+// The fake-quantization options name their formats (engine/quantization.ts).
+export type { IntegerFormat } from "./engine/quantization.ts";
+export type { PruneKernelName, PruneKernels } from "./kernels/prune/registry.ts";
+// Compression: pruning with its stored sizes, and quantization-aware training.
+export * from "./models/compress/prune.ts";
+export * from "./models/compress/sparse.ts";
+export * from "./models/compress/qat.ts";
+export { type EpochHooks, type EpochTrainingOptions, trainEachEpoch } from "./models/compress/epochs.ts";
 // Fixed point Qm.n and half precision kernels, quantized checkpoints (issue 19, docs/compression.md).
 export type { FixedPointKernelName, FixedPointKernels } from "./kernels/fixed_point/registry.ts";
 export { fixedTanhTable } from "./kernels/fixed_point/fixed_point.ts";

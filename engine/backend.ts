@@ -13,6 +13,9 @@ export type DType = "f32" | "u32";
 /** "webgpu": the WGSL kernels on a WebGPU device; "cpu": their TypeScript twins. */
 export type BackendKind = "webgpu" | "cpu";
 
+/** The WGSL language feature of dot4I8Packed (kernels/quantize/dense_int8_dot4.wgsl); a path without it is kept. */
+export const PACKED_INTEGER_DOT = "packed_4x8_integer_dot_product";
+
 /** A tensor on a backend: a GPU buffer or a typed array, created once when a model is compiled. */
 export interface Tensor {
   /** Its name, in errors and in the memory ledger. */
@@ -86,6 +89,11 @@ export interface Backend {
   readonly maxBindingBytes: number;
   /** Largest single tensor, in bytes. */
   readonly maxTensorBytes: number;
+  /**
+   * The WGSL language features its kernels may use (e.g. packed_4x8_integer_dot_product for
+   * dot4I8Packed): the adapter's, less any turned off; the CPU's twins compute every kernel.
+   */
+  readonly languageFeatures: ReadonlySet<string>;
 
   /** Creates a tensor (zeros, or `init`), entered in the ledger. */
   tensor(label: string, dtype: DType, shape: readonly number[], init?: ArrayLike<number>): Tensor;

@@ -18,6 +18,9 @@ import { type GatherKernels, gatherKernels } from "../kernels/gather/registry.ts
 import { type HalfKernels, halfKernels } from "../kernels/half/registry.ts";
 import { type LossKernels, lossKernels } from "../kernels/loss/registry.ts";
 import { type PoolKernels, poolKernels } from "../kernels/pool/registry.ts";
+import { type QuantizeKernels, quantizeKernels } from "../kernels/quantize/registry.ts";
+import { type PruneKernels, pruneKernels } from "../kernels/prune/registry.ts";
+import { type FakeQuantKernels, fakeQuantKernels } from "../kernels/fake_quant/registry.ts";
 
 export { type Kernel, type KernelConstants, withDefaults } from "./kernel.ts";
 
@@ -29,6 +32,9 @@ export type Kernels =
   & PoolKernels
   & ActivationKernels
   & LossKernels
+  & QuantizeKernels
+  & PruneKernels
+  & FakeQuantKernels
   & FixedPointKernels
   & HalfKernels;
 
@@ -43,6 +49,9 @@ export const kernels: Kernels = {
   ...poolKernels,
   ...activationKernels,
   ...lossKernels,
+  ...quantizeKernels,
+  ...pruneKernels,
+  ...fakeQuantKernels,
   ...fixedPointKernels,
   ...halfKernels,
 };

@@ -7,6 +7,7 @@ import {
   type DType,
   elementCount,
   type KernelTimes,
+  PACKED_INTEGER_DOT,
   sliceOf,
   type Tensor,
 } from "../backend.ts";
@@ -34,6 +35,8 @@ export class CpuBackend implements Backend {
   readonly maxBindingBytes = 2 ** 31;
   /** The largest tensor in bytes: one typed array of up to 2 GiB. */
   readonly maxTensorBytes: number = CPU_MAX_TENSOR_BYTES;
+  /** The twins of the dot4I8Packed kernels compute the same integers as those without it. */
+  readonly languageFeatures: ReadonlySet<string> = new Set([PACKED_INTEGER_DOT]);
   readonly submits = 0;
   /** The tensors this backend made: any other is refused in one line. */
   readonly #tensors = new WeakSet<Tensor>();

@@ -57,6 +57,7 @@ export class WebGpuBackend implements Backend {
     readonly device: GPUDevice,
     readonly adapter: AdapterDescription,
     readonly hasTimestamps: boolean,
+    readonly languageFeatures: ReadonlySet<string>,
     /** Shaders that `enable f16;` compile here (the adapter has `shader-f16` and it was requested). */
     readonly hasShaderF16: boolean = false,
   ) {
@@ -71,10 +72,13 @@ export class WebGpuBackend implements Backend {
     });
   }
 
-  /** Acquires the high-performance adapter's device (`navigator.gpu`); a one-line UserError if there is none. */
+  /**
+   * Acquires the high-performance adapter's device (`navigator.gpu`); a one-line UserError if there is
+   * none. `options` may turn WGSL language features off, to run the paths without them.
+   */
   static async create(options: DeviceOptions = {}): Promise<WebGpuBackend> {
-    const { device, adapter, hasTimestamps, hasShaderF16 } = await acquireDevice(options);
-    return new WebGpuBackend(device, adapter, hasTimestamps, hasShaderF16);
+    const { device, adapter, hasTimestamps, languageFeatures, hasShaderF16 } = await acquireDevice(options);
+    return new WebGpuBackend(device, adapter, hasTimestamps, languageFeatures, hasShaderF16);
   }
 
   get submits(): number {

@@ -10,12 +10,16 @@ export interface AcquiredDevice {
   readonly device: GPUDevice;
   readonly adapter: AdapterDescription;
   readonly hasTimestamps: boolean;
+  /** The WGSL language features the shaders may use: navigator.gpu.wgslLanguageFeatures less those turned off. */
+  readonly languageFeatures: ReadonlySet<string>;
   /** The device has `shader-f16`: shaders that `enable f16;` compile (kernels/half). */
   readonly hasShaderF16: boolean;
 }
 
-/** What a caller may turn off on an adapter that has it: to run and test the path without it. */
+/** What a caller may turn off on an adapter that has it: to run and test the paths without it. */
 export interface DeviceOptions {
+  /** WGSL language features to act as if the adapter lacked (tests of the paths without them). */
+  readonly withoutLanguageFeatures?: readonly string[];
   /** Request `shader-f16` where the adapter has it (default true). */
   readonly shaderF16?: boolean;
 }
@@ -60,7 +64,10 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
     "unknown adapter";
   const isSoftware = fallback || (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
     /llvmpipe|lavapipe|swiftshader|softpipe|software/i.test(name);
-  return { device, adapter: { name, isSoftware }, hasTimestamps, hasShaderF16 };
+  const offered = (navigator.gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
+  const turnedOff = new Set(options.withoutLanguageFeatures ?? []);
+  const languageFeatures = new Set([...(offered ?? [])].filter((name) => !turnedOff.has(name)));
+  return { device, adapter: { name, isSoftware }, hasTimestamps, languageFeatures, hasShaderF16 };
 }
 
 /** One line naming the adapter, and saying so when it is a software rasteriser. */

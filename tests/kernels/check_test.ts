@@ -105,11 +105,16 @@ Deno.test("checkGradients fails a gradient off by 1%, and passes the true one", 
 });
 
 Deno.test("every registered kernel is checked by a family's test in tests/kernels/", () => {
-  const folder = new URL("./", import.meta.url);
-  const sources = [...Deno.readDirSync(folder)]
-    .filter((entry) => entry.name.endsWith("_test.ts") && entry.name !== "check_test.ts")
-    .map((entry) => Deno.readTextFileSync(new URL(entry.name, folder)))
-    .join("\n");
+  // A family's tests sit in tests/kernels/ or in a folder of their own there (tests/kernels/quantize/).
+  const testsIn = (folder: URL): string[] =>
+    [...Deno.readDirSync(folder)].flatMap((entry) =>
+      entry.isDirectory
+        ? testsIn(new URL(`${entry.name}/`, folder))
+        : entry.name.endsWith("_test.ts") && entry.name !== "check_test.ts"
+        ? [Deno.readTextFileSync(new URL(entry.name, folder))]
+        : []
+    );
+  const sources = testsIn(new URL("./", import.meta.url)).join("\n");
   // A family that checks its variants through the registry proves in its own test that it checks every
   // kernel whose name has its prefix (`name.startsWith("dense_")`); any other kernel is named.
   const prefixes = [...sources.matchAll(/name\.startsWith\("(\w+)"\)/g)].map((match) => match[1]);
