@@ -122,7 +122,7 @@ function figures(
       schedule: metadata.learningRateSchedule ?? PROTOCOL.learningRateSchedule,
       testAccuracy: number("testAccuracy"),
       testImages: metadata.testImages === undefined ? null : number("testImages"),
-      trainedOn: trainedPath,
+      trainedOn: `the ${trainedPath} path`,
       source: `${checkpoint}'s own metadata (no row of ${offer.model} seed ${offer.seed} in ${results})`,
       stats,
     };
@@ -143,7 +143,7 @@ function figures(
     schedule: row.lr_schedule,
     testAccuracy: row.test_accuracy!,
     testImages: row.test_images!,
-    trainedOn: `${row.path} (${row.adapter})`,
+    trainedOn: `the ${row.path} path (${row.adapter})`,
     source: `${results}, the row of ${offer.model} seed ${offer.seed} on the ${row.path} path`,
     stats,
   };

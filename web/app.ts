@@ -162,7 +162,7 @@ async function load(
   }
   const token = ++loads;
   const path = kind === "cpu" ? "the CPU path" : "WebGPU";
-  status(`loading ${entry.label} (${(entry.bytes / 1024).toFixed(0)} KB) on ${path}...`);
+  status(`loading ${entry.label} (${(entry.bytes / 1000).toFixed(0)} kB) on ${path}...`);
   if (!checkpointBytes.has(entry.url)) checkpointBytes.set(entry.url, bytes(entry.url));
   const data = await checkpointBytes.get(entry.url)!;
   const backend = await createBackend(kind);
@@ -405,9 +405,13 @@ export async function train(config: RunConfig): Promise<RunResult> {
         trainAccuracy.points.push([done / stepsPerEpoch, totals.correct / totals.samples]);
         [lossBefore, samplesBefore] = [totals.lossSum, totals.samples];
         redraw();
-        const left = expectedSeconds === null
-          ? ""
-          : `, about ${duration(Math.max(0, expectedSeconds - (now - runStart) / 1000))} left`;
+        // The countdown follows the speed since the first chunk: the expectation above stays as stated.
+        const left = expectedSeconds === null ? "" : `, about ${
+          duration(
+            (totalSteps - done) / ((done - warm.done) / ((now - warm.at) / 1000)) +
+              (Math.ceil(epochsAsked) - epoch + 1) * testSeconds,
+          )
+        } left`;
         status(
           `epoch ${epoch}/${config.epochs}, step ${done.toLocaleString("en-US")}/` +
             `${totalSteps.toLocaleString("en-US")}, loss ${loss.points.at(-1)![1].toFixed(4)}${left}`,

@@ -24,7 +24,7 @@ export interface PageModel {
   /** Test accuracy after its training, on `testImages` MNIST test images (null: not recorded). */
   readonly testAccuracy: number;
   readonly testImages: number | null;
-  /** The path and adapter it was trained on: "webgpu (llvmpipe ...)". */
+  /** The path and adapter it was trained on: "the webgpu path (llvmpipe ...)". */
   readonly trainedOn: string;
   /** Where the figures above come from: the study's results row, or the checkpoint's own metadata. */
   readonly source: string;
@@ -60,7 +60,7 @@ export function provenanceLine(model: PageModel): string {
     : `${model.testImages.toLocaleString("en-US")} MNIST test images`;
   const accuracy = `test accuracy ${model.testAccuracy.toFixed(4)} on ${images}`;
   return `${model.label} (${model.parameters.toLocaleString("en-US")} parameters, ` +
-    `${(model.bytes / 1024).toFixed(0)} KB): ${accuracy}; trained by the study for ${model.epochs} epochs ` +
+    `${(model.bytes / 1000).toFixed(0)} kB): ${accuracy}; trained by the study for ${model.epochs} epochs ` +
     `from seed ${model.seed}, batch ${model.batchSize}, learning rates ${model.schedule}, on ${model.trainedOn}. ` +
     `Source: ${model.source}.`;
 }

@@ -145,7 +145,8 @@ Deno.test({
         console.log(
           `load to first prediction: ${firstPrediction.toFixed(2)} s in headless Chromium (CPU path), ` +
             `on WebGPU (SwiftShader) after ${gpuSeconds.toFixed(2)} s, with ${expected.model} ` +
-            `(${expected.bytes} bytes, test accuracy ${expected.testAccuracy}); read ${right} of 10 test digits`,
+            `(${expected.bytes} bytes, test accuracy ${expected.testAccuracy}); read ${right} of 10 test digits ` +
+            `(${read.join("")} for ${labels.join("")})`,
         );
       });
 
