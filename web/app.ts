@@ -22,6 +22,7 @@ import {
   SHUFFLE_STREAM,
   trainModel,
 } from "../mod.ts";
+import { checkRange } from "../lab/flags.ts";
 import { parseSchedule, PROTOCOL } from "../lab/protocol.ts";
 import { drawChart, type Series } from "./chart.ts";
 import type { Classification, Lab, Loaded, RunConfig, RunResult } from "./lab.ts";
@@ -297,6 +298,12 @@ async function profileKernels(backend: Backend, model: CompiledModel, train: Dev
 
 /** Trains as the form says (or as `config` changes it), from the model on the page or from scratch. */
 export async function train(config: RunConfig): Promise<RunResult> {
+  // The form's numbers in the ranges the train command's flags allow, refused in one line before any work.
+  checkRange("epochs", config.epochs, "Epochs", 1);
+  checkRange("batch-size", config.batch, "Batch");
+  checkRange("seed", config.seed, "Seed");
+  checkRange("train-limit", config.trainLimit, "Training images");
+  checkRange("test-limit", config.testLimit, "Test images");
   if (!sets) {
     status("waiting for MNIST...");
     await dataReady;

@@ -192,6 +192,11 @@ Deno.test({
         const scratch = await browser.newPage();
         await scratch.goto(url);
         await scratch.evaluate((lab) => lab.ready, await lab(scratch));
+        // A bad number in the form is refused in one line, before any work.
+        await assert.rejects(
+          scratch.evaluate((lab, config) => lab.train(config), await lab(scratch), { ...SCRATCH, batch: 0 }),
+          /Batch: must be an integer of at least 1 and at most 65,536/,
+        );
         const result = await scratch.evaluate(
           (lab, config) => lab.train(config),
           await lab(scratch),

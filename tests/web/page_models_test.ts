@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { UserError } from "../../engine/errors.ts";
+import { decodeSafetensors, encodeSafetensors } from "../../engine/safetensors.ts";
 import { parseSchedule } from "../../lab/protocol.ts";
 import { readResults } from "../../lab/results.ts";
 import { OFFERED, pageModels, STUDY_SOURCES } from "../../io/page_server.ts";
@@ -12,7 +13,6 @@ import { continuedSchedule, formatSchedule, missingLine, provenanceLine } from "
 
 const STUDY = "docs/results/study20/limit";
 const MLP = `${STUDY}/checkpoints/mlp-200-70-seed3.safetensors`;
-const LENET_STATE = `${STUDY}/state/seeds34/lenet5-seed3.safetensors`;
 
 async function folder(files: Record<string, string>): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "page-models-" });
@@ -50,33 +50,31 @@ Deno.test("the study's models: accuracy and provenance from their row in the stu
 
 Deno.test("a missing checkpoint, or a training state, is named with the command that trains it", async () => {
   const dir = await folder({ "mlp-200-70-seed3.safetensors": MLP });
-  const stateDir = await folder({
-    "lenet5-seed3.safetensors": LENET_STATE,
-    "mlp-200-70-seed3.safetensors": MLP,
-  });
   try {
-    for (
-      const [checkpoints, reason] of [[dir, "is missing"], [
-        stateDir,
-        "is a training state after epoch \\d+, not a finished model",
-      ]]
-    ) {
-      const { manifest } = await pageModels({ checkpoints, results: STUDY_SOURCES.results });
-      assert.deepEqual(manifest.models.map((m) => m.model), ["mlp-200-70"]);
-      const [missing] = manifest.missing;
-      assert.equal(missing.model, "lenet5");
-      assert.equal(
-        missing.command,
-        `deno task train lenet5 --epochs 20 --seed 3 --save ${checkpoints}/lenet5-seed3.safetensors`,
-      );
-      assert.match(
-        missingLine(missing),
-        new RegExp(`^LeNet-5: .*lenet5-seed3.safetensors ${reason}; train it with`),
-      );
-    }
+    const { manifest } = await pageModels({ checkpoints: dir, results: STUDY_SOURCES.results });
+    assert.deepEqual(manifest.models.map((m) => m.model), ["mlp-200-70"]);
+    assert.deepEqual(manifest.missing.map((m) => m.model), ["lenet5"]);
+    assert.equal(
+      manifest.missing[0].command,
+      `deno task train lenet5 --epochs 20 --seed 3 --save ${dir}/lenet5-seed3.safetensors`,
+    );
+    assert.match(
+      missingLine(manifest.missing[0]),
+      /^LeNet-5: .*lenet5-seed3.safetensors is missing; train it with/,
+    );
+
+    // The sweep's state of a model in training (epochsDone in its metadata) is not a finished model.
+    const path = `${dir}/mlp-200-70-seed3.safetensors`;
+    const { tensors, metadata } = decodeSafetensors(await Deno.readFile(path), path);
+    await Deno.writeFile(path, encodeSafetensors([...tensors.values()], { ...metadata, epochsDone: "5" }));
+    const states = await pageModels({ checkpoints: dir, results: STUDY_SOURCES.results });
+    assert.deepEqual(states.manifest.models, []);
+    assert.match(
+      missingLine(states.manifest.missing[1]),
+      /^MLP 784-200-70-10: .*mlp-200-70-seed3.safetensors is a training state after epoch 5, not a finished model; train it with deno task train mlp-200-70 --epochs 20 --seed 3 --save /,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
-    await Deno.remove(stateDir, { recursive: true });
   }
 });
 
