@@ -122,7 +122,8 @@ function figures(
       schedule: metadata.learningRateSchedule ?? PROTOCOL.learningRateSchedule,
       testAccuracy: number("testAccuracy"),
       testImages: metadata.testImages === undefined ? null : number("testImages"),
-      trainedOn: `the ${trainedPath} path`,
+      // deno task train --save does not record its backend; the sweep does.
+      trainedOn: metadata.trainBackend ? `the ${trainedPath} path` : "a path its file does not name",
       source: `${checkpoint}'s own metadata (no row of ${offer.model} seed ${offer.seed} in ${results})`,
       stats,
     };

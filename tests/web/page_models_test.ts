@@ -85,6 +85,7 @@ Deno.test("without its row, a checkpoint is described by the metadata its traini
     const [model] = manifest.models;
     assert.equal(model.testAccuracy, 0.9397); // the sweep wrote it into the file's metadata
     assert.equal(model.testImages, null);
+    assert.equal(model.trainedOn, "the webgpu path"); // the sweep recorded it
     assert.match(
       model.source,
       /mlp-200-70-seed3.safetensors's own metadata \(no row of mlp-200-70 seed 3 in /,
