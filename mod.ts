@@ -179,3 +179,38 @@ export {
   type ObserverKind,
   PercentileObserver,
 } from "./models/quantized/observers.ts";
+export type {
+  FakeQuantElementKernel,
+  FakeQuantKernel,
+  FakeQuantKernelName,
+  FakeQuantKernels,
+} from "./kernels/fake_quant/registry.ts";
+// The fake-quantization options name their formats (engine/quantization.ts).
+export type { IntegerFormat } from "./engine/quantization.ts";
+export type { PruneKernelName, PruneKernels } from "./kernels/prune/registry.ts";
+// Compression: pruning with its stored sizes, and quantization-aware training.
+export * from "./models/compress/prune.ts";
+export * from "./models/compress/sparse.ts";
+export * from "./models/compress/qat.ts";
+export { type EpochHooks, type EpochTrainingOptions, trainEachEpoch } from "./models/compress/epochs.ts";
+// Fixed point Qm.n and half precision kernels, quantized checkpoints (issue 19, docs/compression.md).
+export type { FixedPointKernelName, FixedPointKernels } from "./kernels/fixed_point/registry.ts";
+export { fixedTanhTable } from "./kernels/fixed_point/fixed_point.ts";
+export {
+  type HalfConv2dKernel,
+  halfConv2dKernel,
+  type HalfDenseKernel,
+  halfDenseKernel,
+  type HalfKernelName,
+  type HalfKernels,
+} from "./kernels/half/registry.ts";
+export { packHalves, unpackHalves } from "./kernels/half/half.ts";
+export type { StoredArrays, StoredDType, StoredTensor } from "./engine/safetensors.ts";
+export * from "./engine/quantization.ts";
+export {
+  type CheckpointQuantizationOptions,
+  dequantizeCheckpoint,
+  QUANTIZATION_KEY,
+  quantizeCheckpoint,
+  type TensorQuantization,
+} from "./models/checkpoint.ts";

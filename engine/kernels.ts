@@ -13,10 +13,14 @@ import { type Kernel, type KernelConstants, withDefaults } from "./kernel.ts";
 import { type ActivationKernels, activationKernels } from "../kernels/activation/registry.ts";
 import { type Conv2dKernels, conv2dKernels } from "../kernels/conv2d/registry.ts";
 import { type DenseKernels, denseKernels } from "../kernels/dense/registry.ts";
+import { type FixedPointKernels, fixedPointKernels } from "../kernels/fixed_point/registry.ts";
 import { type GatherKernels, gatherKernels } from "../kernels/gather/registry.ts";
+import { type HalfKernels, halfKernels } from "../kernels/half/registry.ts";
 import { type LossKernels, lossKernels } from "../kernels/loss/registry.ts";
 import { type PoolKernels, poolKernels } from "../kernels/pool/registry.ts";
 import { type QuantizeKernels, quantizeKernels } from "../kernels/quantize/registry.ts";
+import { type PruneKernels, pruneKernels } from "../kernels/prune/registry.ts";
+import { type FakeQuantKernels, fakeQuantKernels } from "../kernels/fake_quant/registry.ts";
 
 export { type Kernel, type KernelConstants, withDefaults } from "./kernel.ts";
 
@@ -28,7 +32,11 @@ export type Kernels =
   & PoolKernels
   & ActivationKernels
   & LossKernels
-  & QuantizeKernels;
+  & QuantizeKernels
+  & PruneKernels
+  & FakeQuantKernels
+  & FixedPointKernels
+  & HalfKernels;
 
 /** Every kernel's name: every compute entry point of every family's shaders (engine/webgpu/wgsl.generated.ts). */
 export type KernelName = keyof Kernels;
@@ -42,6 +50,10 @@ export const kernels: Kernels = {
   ...activationKernels,
   ...lossKernels,
   ...quantizeKernels,
+  ...pruneKernels,
+  ...fakeQuantKernels,
+  ...fixedPointKernels,
+  ...halfKernels,
 };
 
 /** Every registered kernel that computes `op` for these constants, the registry's order. */

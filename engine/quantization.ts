@@ -231,3 +231,28 @@ export function quantizedMultiplier(real: number): { multiplier: number; shift: 
   }
   return { multiplier, shift };
 }
+
+/** A float's IEEE half-precision bits, rounded to nearest even (overflow to infinity, NaN kept a NaN). */
+export function halfBits(x: number): number {
+  const h = Math.f16round(x);
+  const sign = h < 0 || Object.is(h, -0) ? 0x8000 : 0;
+  const a = Math.abs(h);
+  if (Number.isNaN(h)) return 0x7e00;
+  if (a === Infinity) return sign | 0x7c00;
+  // Below 2^-14 the value is subnormal: a multiple of 2^-24.
+  if (a < 2 ** -14) return sign | (a * 2 ** 24);
+  let exponent = Math.floor(Math.log2(a));
+  if (2 ** exponent > a) exponent--;
+  if (2 ** (exponent + 1) <= a) exponent++;
+  return sign | ((exponent + 15) << 10) | ((a / 2 ** exponent - 1) * 1024);
+}
+
+/** The value of IEEE half-precision bits. */
+export function halfFromBits(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const mantissa = bits & 0x3ff;
+  if (exponent === 0x1f) return mantissa ? NaN : sign * Infinity;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}

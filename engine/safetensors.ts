@@ -1,6 +1,9 @@
 /**
- * The safetensors checkpoint format (https://github.com/huggingface/safetensors), float32 only:
- * an 8-byte little-endian header length N, N bytes of JSON header, then the tensor bytes back to back.
+ * The safetensors checkpoint format (https://github.com/huggingface/safetensors): an 8-byte
+ * little-endian header length N, N bytes of JSON header, then the tensor bytes back to back.
+ * Float32 tensors (F32) are the models' parameters; quantized checkpoints add F16, I8, U8, I16 and
+ * I32 tensors (`StoredTensor`), whose formats and scales live in the header's metadata
+ * (models/checkpoint.ts). A file of F32 tensors only is written byte for byte as before.
  */
 import { UserError } from "./errors.ts";
 
@@ -14,16 +17,58 @@ export interface NamedTensor {
   data: Float32Array;
 }
 
+/** The stored dtypes besides F32: float16 (its bits), and integers of 8, 16 and 32 bits. */
+export type StoredDType = "F16" | "I8" | "U8" | "I16" | "I32";
+
+/** The array type each stored dtype is held in (F16 as its 16-bit patterns). */
+export interface StoredArrays {
+  /** float16 bit patterns. */
+  F16: Uint16Array;
+  /** Signed bytes: intB (B <= 8) and Qm.n up to 8 bits. */
+  I8: Int8Array;
+  /** Unsigned bytes: uintB. */
+  U8: Uint8Array;
+  /** Qm.n of 9 to 16 bits. */
+  I16: Int16Array;
+  /** Qm.n of 17 to 32 bits. */
+  I32: Int32Array;
+}
+
+/** A tensor stored in another dtype than float32 (a quantized checkpoint's). */
+export type StoredTensor = {
+  [D in StoredDType]: {
+    /** Its name in the file. */
+    name: string;
+    /** Its shape, outermost first. */
+    shape: number[];
+    /** Its dtype in the file. */
+    dtype: D;
+    /** Its values (F16: bit patterns), row-major. */
+    data: StoredArrays[D];
+  };
+}[StoredDType];
+
 /** What a safetensors file holds: its tensors by name and its string metadata. */
 export interface DecodedSafetensors {
-  /** The tensors, by name. */
+  /** The float32 tensors, by name. */
   tensors: Map<string, NamedTensor>;
   /** The file's `__metadata__`. */
   metadata: Record<string, string>;
+  /** The tensors of other dtypes (a quantized checkpoint's), by name; absent or empty in a float file. */
+  stored?: Map<string, StoredTensor>;
 }
 
 const HEADER_LENGTH_BYTES = 8;
 const BYTES_PER_F32 = 4;
+/** Bytes per value of every dtype read and written. */
+const BYTES_PER_VALUE: Readonly<Record<"F32" | StoredDType, number>> = {
+  F32: 4,
+  F16: 2,
+  I8: 1,
+  U8: 1,
+  I16: 2,
+  I32: 4,
+};
 /** The reference implementation refuses larger headers too; it guards against absurd allocations. */
 const MAX_HEADER_BYTES = 100_000_000;
 const METADATA_KEY = "__metadata__";
@@ -41,7 +86,10 @@ function isNonNegativeInteger(value: unknown): value is number {
  * What decodeSafetensors would refuse is refused here (a metadata value that is not a string, a header
  * over 100 MB), so an encoded file always decodes.
  */
-export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string>): Uint8Array {
+export function encodeSafetensors(
+  tensors: (NamedTensor | StoredTensor)[],
+  metadata: Record<string, string>,
+): Uint8Array {
   for (const [key, value] of Object.entries(metadata)) {
     if (typeof value !== "string") {
       throw new UserError(
@@ -60,7 +108,9 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
   }
   const names = new Set<string>();
   let offset = 0;
-  for (const { name, shape, data } of tensors) {
+  for (const tensor of tensors) {
+    const { name, shape, data } = tensor;
+    const dtype = dtypeOf(tensor);
     if (name === METADATA_KEY || names.has(name)) {
       throw new Error(`tensor name ${JSON.stringify(name)} is taken`);
     }
@@ -68,8 +118,8 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
       throw new Error(`tensor ${JSON.stringify(name)}: shape [${shape}] does not hold ${data.length} values`);
     }
     names.add(name);
-    const end = offset + data.length * BYTES_PER_F32;
-    const info = { dtype: "F32", shape, data_offsets: [offset, end] };
+    const end = offset + data.length * BYTES_PER_VALUE[dtype];
+    const info = { dtype, shape, data_offsets: [offset, end] };
     entries.push(`${JSON.stringify(name)}:${JSON.stringify(info)}`);
     offset = end;
   }
@@ -87,17 +137,52 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
   bytes.set(json, HEADER_LENGTH_BYTES);
   bytes.fill(0x20, HEADER_LENGTH_BYTES + json.length, HEADER_LENGTH_BYTES + headerLength);
   let position = HEADER_LENGTH_BYTES + headerLength;
-  for (const { data } of tensors) {
-    for (const value of data) {
-      view.setFloat32(position, value, true);
-      position += BYTES_PER_F32;
+  for (const tensor of tensors) {
+    const write = WRITERS[dtypeOf(tensor)];
+    for (const value of tensor.data) {
+      write(view, position, value);
+      position += BYTES_PER_VALUE[dtypeOf(tensor)];
     }
   }
   return bytes;
 }
 
+function dtypeOf(tensor: NamedTensor | StoredTensor): "F32" | StoredDType {
+  return "dtype" in tensor ? tensor.dtype : "F32";
+}
+
+type Writer = (view: DataView, at: number, value: number) => void;
+type Reader = (view: DataView, at: number) => number;
+
+/** Little-endian, value by value: the data section need not be aligned. */
+const WRITERS: Readonly<Record<"F32" | StoredDType, Writer>> = {
+  F32: (view, at, value) => view.setFloat32(at, value, true),
+  F16: (view, at, value) => view.setUint16(at, value, true),
+  I8: (view, at, value) => view.setInt8(at, value),
+  U8: (view, at, value) => view.setUint8(at, value),
+  I16: (view, at, value) => view.setInt16(at, value, true),
+  I32: (view, at, value) => view.setInt32(at, value, true),
+};
+
+const READERS: Readonly<Record<StoredDType, Reader>> = {
+  F16: (view, at) => view.getUint16(at, true),
+  I8: (view, at) => view.getInt8(at),
+  U8: (view, at) => view.getUint8(at),
+  I16: (view, at) => view.getInt16(at, true),
+  I32: (view, at) => view.getInt32(at, true),
+};
+
+const STORED_ARRAYS: { readonly [D in StoredDType]: new (length: number) => StoredArrays[D] } = {
+  F16: Uint16Array,
+  I8: Int8Array,
+  U8: Uint8Array,
+  I16: Int16Array,
+  I32: Int32Array,
+};
+
 interface TensorEntry {
   name: string;
+  dtype: "F32" | StoredDType;
   shape: number[];
   begin: number;
   end: number;
@@ -111,7 +196,12 @@ function parseTensorEntry(name: string, info: unknown): TensorEntry | string {
   if (dtype === undefined || shape === undefined || offsets === undefined) {
     return `${label} lacks dtype, shape or data_offsets`;
   }
-  if (dtype !== "F32") return `${label} has dtype ${JSON.stringify(dtype)}, only F32 is supported`;
+  if (typeof dtype !== "string" || !Object.hasOwn(BYTES_PER_VALUE, dtype)) {
+    return `${label} has dtype ${JSON.stringify(dtype)}; supported: ${
+      Object.keys(BYTES_PER_VALUE).join(", ")
+    }`;
+  }
+  const known = dtype as "F32" | StoredDType;
   if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
     return `${label} has shape ${JSON.stringify(shape)}, expected a list of non-negative integers`;
   }
@@ -119,11 +209,11 @@ function parseTensorEntry(name: string, info: unknown): TensorEntry | string {
     return `${label} has data_offsets ${JSON.stringify(offsets)}, expected [begin, end]`;
   }
   const [begin, end] = offsets as number[];
-  const expectedBytes = elementCount(shape) * BYTES_PER_F32;
+  const expectedBytes = elementCount(shape) * BYTES_PER_VALUE[known];
   if (end < begin || end - begin !== expectedBytes) {
     return `${label} has data_offsets [${begin}, ${end}] but shape [${shape}] needs ${expectedBytes} bytes`;
   }
-  return { name, shape, begin, end };
+  return { name, dtype: known, shape, begin, end };
 }
 
 function malformed(source: string, reason: string): UserError {
@@ -195,14 +285,24 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): DecodedSaf
   }
 
   const tensors = new Map<string, NamedTensor>();
-  for (const { name, shape, begin, end } of entries) {
-    // Read value by value: the data section need not be 4-byte aligned, and the file is little-endian.
-    const data = new Float32Array((end - begin) / BYTES_PER_F32);
-    for (let i = 0; i < data.length; i++) {
-      data[i] = view.getFloat32(dataStart + begin + i * BYTES_PER_F32, true);
+  const stored = new Map<string, StoredTensor>();
+  for (const { name, dtype, shape, begin, end } of entries) {
+    // Read value by value: the data section need not be aligned, and the file is little-endian.
+    if (dtype === "F32") {
+      const data = new Float32Array((end - begin) / BYTES_PER_F32);
+      for (let i = 0; i < data.length; i++) {
+        data[i] = view.getFloat32(dataStart + begin + i * BYTES_PER_F32, true);
+      }
+      tensors.set(name, { name, shape, data });
+      continue;
     }
-    tensors.set(name, { name, shape, data });
+    const data = new STORED_ARRAYS[dtype]((end - begin) / BYTES_PER_VALUE[dtype]);
+    const read = READERS[dtype];
+    for (let i = 0; i < data.length; i++) {
+      data[i] = read(view, dataStart + begin + i * BYTES_PER_VALUE[dtype]);
+    }
+    stored.set(name, { name, shape, dtype, data } as StoredTensor);
   }
   // fromEntries defines own properties, so even a key named "__proto__" survives.
-  return { tensors, metadata: Object.fromEntries(metadataPairs) };
+  return { tensors, metadata: Object.fromEntries(metadataPairs), stored };
 }

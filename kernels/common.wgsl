@@ -111,3 +111,15 @@ fn requantize_word(acc: vec4i, multiplier: vec4u, shift: vec4u, o0: u32, rows: u
 fn folded_index(gid: vec3u, groups: vec3u) -> u32 {
   return gid.x + gid.y * groups.x * 64u;
 }
+
+// Chris Wellons' lowbias32: a counter-based hash for stochastic rounding, the same bits on every
+// adapter and in its twin (kernels/fixed_point/int64.ts mix32).
+fn mix32(v: u32) -> u32 {
+  var h = v;
+  h ^= h >> 16u;
+  h *= 0x7feb352du;
+  h ^= h >> 15u;
+  h *= 0x846ca68bu;
+  h ^= h >> 16u;
+  return h;
+}

@@ -160,6 +160,14 @@ export class CompiledModel {
     return [this.input.value, ...this.outputs];
   }
 
+  /**
+   * Appends dispatches that run after each training step's SGD updates, e.g. pruning masks that put
+   * pruned weights back to zero (models/compress/prune.ts).
+   */
+  addAfterStep(dispatches: readonly Dispatch[]): void {
+    this.backward = [...this.backward, ...dispatches];
+  }
+
   /** One training step: gather, forward, loss, backward. */
   trainStep(gather: Dispatch): Dispatch[] {
     return [gather, ...this.forward, this.loss, ...this.backward];

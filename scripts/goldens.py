@@ -124,6 +124,120 @@ def step_lenet5_inputs():
     return {k: decode(v) for k, v in stored["inputs"].items()}
 
 
+def fake_quant_per_tensor_inputs():
+    g = torch.Generator().manual_seed(19)
+    scale = torch.tensor([0.05])
+    x = torch.randn(3, 5, 7, generator=g) * 3
+    # Values on a rounding tie (k + 0.5 steps) and beyond both ends of the range.
+    x.view(-1)[:6] = torch.tensor([0.025, 0.075, -0.125, 12.0, -0.6, 100.0])
+    return {"x": x, "dy": torch.randn(3, 5, 7, generator=g), "scale": scale,
+            "zero_point": torch.tensor([10], dtype=torch.int32), "qrange": torch.tensor([0, 255], dtype=torch.int32)}
+
+
+def fake_quant_per_tensor(i):
+    x = with_grad(i["x"])
+    qmin, qmax = (int(v) for v in i["qrange"])
+    y = torch.fake_quantize_per_tensor_affine(x, float(i["scale"][0]), int(i["zero_point"][0]), qmin, qmax)
+    (y * i["dy"]).sum().backward()
+    return {"y": y, "dx": x.grad}
+
+
+def fake_quant_per_channel_inputs():
+    g = torch.Generator().manual_seed(20)
+    x = torch.randn(2, 4, 3, 3, generator=g)
+    return {"x": x, "dy": torch.randn(2, 4, 3, 3, generator=g),
+            "scale": torch.tensor([0.1, 0.25, 0.05, 0.4]),
+            "zero_point": torch.tensor([0, -2, 3, 1], dtype=torch.int32),
+            "qrange": torch.tensor([-8, 7], dtype=torch.int32)}
+
+
+def fake_quant_per_channel(i):
+    x = with_grad(i["x"])
+    qmin, qmax = (int(v) for v in i["qrange"])
+    y = torch.fake_quantize_per_channel_affine(x, i["scale"], i["zero_point"].to(torch.int32), 1, qmin, qmax)
+    (y * i["dy"]).sum().backward()
+    return {"y": y, "dx": x.grad}
+
+
+def fake_quant_observers_inputs():
+    g = torch.Generator().manual_seed(21)
+    return {f"x{k}": torch.randn(4, 3, 5, generator=g) * (k + 1) + 0.5 * k for k in range(3)}
+
+
+def fake_quant_observers(i):
+    from torch.ao.quantization import (FakeQuantize, MinMaxObserver, MovingAverageMinMaxObserver,
+                                       MovingAveragePerChannelMinMaxObserver)
+    observers = {
+        "moving_affine_uint8": MovingAverageMinMaxObserver(averaging_constant=0.01, dtype=torch.quint8,
+                                                          qscheme=torch.per_tensor_affine),
+        "moving_channel_symmetric_int8": MovingAveragePerChannelMinMaxObserver(
+            averaging_constant=0.01, ch_axis=0, dtype=torch.qint8, qscheme=torch.per_channel_symmetric),
+        "minmax_symmetric_int8": MinMaxObserver(dtype=torch.qint8, qscheme=torch.per_tensor_symmetric),
+    }
+    out = {}
+    for name, observer in observers.items():
+        for k in range(3):
+            observer(i[f"x{k}"])
+            scale, zero_point = observer.calculate_qparams()
+            # Copies: the observer updates its buffers in place.
+            out[f"{name}.{k}.min"] = observer.min_val.reshape(-1).clone()
+            out[f"{name}.{k}.max"] = observer.max_val.reshape(-1).clone()
+            out[f"{name}.{k}.scale"] = scale.reshape(-1)
+            out[f"{name}.{k}.zero_point"] = zero_point.reshape(-1).to(torch.int32)
+    # The whole module in training: each batch observed, then fake-quantised with the new parameters.
+    module = FakeQuantize(observer=MovingAverageMinMaxObserver, quant_min=0, quant_max=255,
+                          dtype=torch.quint8, qscheme=torch.per_tensor_affine)
+    for k in range(3):
+        x = with_grad(i[f"x{k}"])
+        y = module(x)
+        y.sum().backward()
+        out[f"fake_quantize.{k}.y"] = y
+        out[f"fake_quantize.{k}.dx"] = x.grad
+    return out
+
+
+def qat_step_mlp(i):
+    """One QAT step of mlp-100-30 as eager-mode QAT places FakeQuantize: the input (QuantStub), each
+    weight (per channel, symmetric int8), each layer's output after its ReLU (uint8 affine); the
+    straight-through gradients; plain SGD at lr 0.05."""
+    from torch.ao.quantization import (FakeQuantize, MovingAverageMinMaxObserver,
+                                       MovingAveragePerChannelMinMaxObserver)
+
+    def activation_fq():
+        return FakeQuantize(observer=MovingAverageMinMaxObserver, quant_min=0, quant_max=255,
+                            dtype=torch.quint8, qscheme=torch.per_tensor_affine)
+
+    def weight_fq():
+        return FakeQuantize(observer=MovingAveragePerChannelMinMaxObserver, quant_min=-128, quant_max=127,
+                            dtype=torch.qint8, qscheme=torch.per_channel_symmetric, ch_axis=0)
+
+    lr = 0.05
+    p = {k[len("before."):]: with_grad(v) for k, v in i.items() if k.startswith("before.")}
+    layers = sorted({name.split(".")[0] for name in p})
+    points = {"fc1.input": activation_fq()}
+    x = points["fc1.input"](i["x"].flatten(1))
+    for n, layer in enumerate(layers):
+        points[f"{layer}.weight"] = weight_fq()
+        points[f"{layer}.activation"] = activation_fq()
+        x = F.linear(x, points[f"{layer}.weight"](p[f"{layer}.weight"]), p[f"{layer}.bias"])
+        if n + 1 < len(layers):
+            x = torch.relu(x)
+        x = points[f"{layer}.activation"](x)
+    loss = F.cross_entropy(x, i["labels"])
+    loss.backward()
+    out = {"logits": x, "loss": loss.reshape(1)}
+    out.update({f"after.{k}": (v - lr * v.grad) for k, v in p.items()})
+    for name, fq in points.items():
+        out[f"scale.{name}"] = fq.scale.reshape(-1).clone()
+        out[f"zero_point.{name}"] = fq.zero_point.reshape(-1).to(torch.int32).clone()
+    return out
+
+
+def step_mlp_inputs():
+    stored = json.loads((GOLDEN / "step_mlp-100-30.json").read_text())
+    return {k: decode(v) for k, v in stored["inputs"].items()}
+
+
 # name: (note, outputs from inputs, inputs for a new golden or None)
 CASES = {
     "dense": ("y = x W^T + b; weight [out, in] as nn.Linear; dy given, gradients of sum(y * dy)", dense, None),
@@ -151,6 +265,32 @@ CASES = {
         "step_lenet5's step (same images, labels, weights and lr 0.0005) with avg_pool2d for max_pool2d",
         sgd_step(lenet5_avg, 0.0005),
         step_lenet5_inputs,
+    ),
+    "step_qat_mlp-100-30": (
+        "step_mlp-100-30's images, labels and weights; one QAT step at lr 0.05 with FakeQuantize on the input, "
+        "each weight (MovingAveragePerChannelMinMaxObserver, qint8 symmetric, axis 0) and each layer's output "
+        "after its ReLU (MovingAverageMinMaxObserver, 0..255 affine): logits, loss, weights after, every scale "
+        "and zero point",
+        qat_step_mlp,
+        step_mlp_inputs,
+    ),
+    "fake_quant_per_tensor": (
+        "torch.fake_quantize_per_tensor_affine(x, scale, zero_point, qrange[0], qrange[1]); dx of sum(y * dy)",
+        fake_quant_per_tensor,
+        fake_quant_per_tensor_inputs,
+    ),
+    "fake_quant_per_channel": (
+        "torch.fake_quantize_per_channel_affine(x, scale, zero_point, axis=1, qrange[0], qrange[1]); dx of sum(y * dy)",
+        fake_quant_per_channel,
+        fake_quant_per_channel_inputs,
+    ),
+    "fake_quant_observers": (
+        "observers fed x0, x1, x2 in turn (min, max, scale, zero point after each): "
+        "MovingAverageMinMaxObserver(0.01, quint8, affine), MovingAveragePerChannelMinMaxObserver(0.01, axis 0, "
+        "qint8, symmetric), MinMaxObserver(qint8, symmetric); then FakeQuantize(MovingAverageMinMaxObserver, 0..255) "
+        "in training on each batch: y and dx of sum(y)",
+        fake_quant_observers,
+        fake_quant_observers_inputs,
     ),
 }
 

@@ -6,7 +6,12 @@
  * time only. tests/kernels/shaders_test.ts fails when the generated module is older than the shaders.
  */
 import { WgslReflect } from "wgsl_reflect";
-import type { BindingFacts, EntryFacts, ShaderFacts } from "../engine/webgpu/shaders.ts";
+import {
+  type BindingFacts,
+  type EntryFacts,
+  type ShaderFacts,
+  withCommon,
+} from "../engine/webgpu/shaders.ts";
 
 const KERNEL_DIR = new URL("../kernels/", import.meta.url);
 /** Where the generated module lives. */
@@ -38,16 +43,18 @@ interface ReflectedResource {
   type: { name: string; format?: { name: string } };
 }
 
-/** A vector of f32 (an array<vec4f> binding) binds an f32 tensor: only its scalar type matters. */
+/** A vector of f32 (an array<vec4f> binding) binds an f32 tensor: only its scalar type matters. Halves come in pairs. */
 function scalarOf(element: string): "f32" | "u32" {
   if (/^(vec[234]f|vec[234]<f32>|f32)$/.test(element)) return "f32";
   if (/^(vec[234]u|vec[234]<u32>|u32|atomic<u32>)$/.test(element)) return "u32";
+  // Halves (kernels/half, `enable f16;`) are held two to a u32 word: a vec2h is one word.
+  if (/^(vec2h|vec4h)$/.test(element)) return "u32";
   throw new Error(`a binding of ${element}: tensors hold f32 or u32`);
 }
 
 /** The facts of one shader (common.wgsl in front, as the engine compiles it). */
 export function reflectShader(source: string, common: string): ShaderFacts {
-  const reflect = new WgslReflect(`${common}\n${source}`);
+  const reflect = new WgslReflect(withCommon(common, source));
   const entries: Record<string, EntryFacts> = {};
   for (const found of reflect.entry.compute) {
     const bindings: Record<string, BindingFacts> = {};

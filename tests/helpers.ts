@@ -6,6 +6,7 @@ import { AssertionError } from "node:assert/strict";
 import type { DType } from "../engine/backend.ts";
 import { CpuBackend } from "../engine/cpu/backend.ts";
 import { Random } from "../engine/random.ts";
+import type { CompiledModel } from "../models/model.ts";
 import { WebGpuBackend } from "../engine/webgpu/backend.ts";
 import { prepareWebGpuEnvironment } from "../io/webgpu.ts";
 
@@ -93,6 +94,25 @@ export interface Golden {
   readonly note: string;
   readonly inputs: Record<string, GoldenTensor>;
   readonly outputs: Record<string, GoldenTensor>;
+}
+
+/**
+ * The start of one golden SGD step: the golden's weights (before.NAME) loaded, its images (or `images`,
+ * e.g. padded) and labels written, the totals zeroed, the learning rate set.
+ */
+export function startGoldenStep(
+  model: CompiledModel,
+  inputs: Golden["inputs"],
+  learningRate: number,
+  images: ArrayLike<number> = inputs.x.data,
+): void {
+  model.loadParameters(
+    new Map(model.parameters.map((p) => [p.name, inputs[`before.${p.name}`].data as Float32Array])),
+  );
+  model.backend.write(model.input.value, images);
+  model.backend.write(model.labels, Uint32Array.from(inputs.labels.data));
+  model.resetTotals();
+  model.setLearningRate(learningRate);
 }
 
 /** PyTorch's results, copied from ../shared/golden into tests/golden so the tests stand alone. */

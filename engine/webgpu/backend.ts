@@ -19,7 +19,7 @@ import { UserError } from "../errors.ts";
 import { type Kernel, type KernelConstants, withDefaults } from "../kernel.ts";
 import { MemoryLedger } from "../memory.ts";
 import { acquireDevice, type DeviceOptions } from "./device.ts";
-import { entryFacts, shaderSource } from "./shaders.ts";
+import { entryFacts, shaderFeatures, shaderSource } from "./shaders.ts";
 
 interface GpuTensor extends Tensor {
   readonly buffer: GPUBuffer;
@@ -58,6 +58,8 @@ export class WebGpuBackend implements Backend {
     readonly adapter: AdapterDescription,
     readonly hasTimestamps: boolean,
     readonly languageFeatures: ReadonlySet<string>,
+    /** Shaders that `enable f16;` compile here (the adapter has `shader-f16` and it was requested). */
+    readonly hasShaderF16: boolean = false,
   ) {
     this.maxBindingBytes = device.limits.maxStorageBufferBindingSize;
     this.maxTensorBytes = device.limits.maxBufferSize;
@@ -75,8 +77,8 @@ export class WebGpuBackend implements Backend {
    * none. `options` may turn WGSL language features off, to run the paths without them.
    */
   static async create(options: DeviceOptions = {}): Promise<WebGpuBackend> {
-    const { device, adapter, hasTimestamps, languageFeatures } = await acquireDevice(options);
-    return new WebGpuBackend(device, adapter, hasTimestamps, languageFeatures);
+    const { device, adapter, hasTimestamps, languageFeatures, hasShaderF16 } = await acquireDevice(options);
+    return new WebGpuBackend(device, adapter, hasTimestamps, languageFeatures, hasShaderF16);
   }
 
   get submits(): number {
@@ -271,6 +273,12 @@ export class WebGpuBackend implements Backend {
     if (!pipeline) {
       let module = this.#modules.get(kernel.shader);
       if (!module) {
+        // A shader that enables f16 is never compiled on a device without it.
+        if (shaderFeatures(kernel.shader).includes("shader-f16") && !this.hasShaderF16) {
+          throw new UserError(
+            `${kernel.entry} needs the adapter feature shader-f16, which this device lacks: use its f32 path`,
+          );
+        }
         module = this.device.createShaderModule({ label: kernel.shader, code: shaderSource(kernel.shader) });
         this.#modules.set(kernel.shader, module);
       }

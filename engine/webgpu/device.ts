@@ -12,12 +12,16 @@ export interface AcquiredDevice {
   readonly hasTimestamps: boolean;
   /** The WGSL language features the shaders may use: navigator.gpu.wgslLanguageFeatures less those turned off. */
   readonly languageFeatures: ReadonlySet<string>;
+  /** The device has `shader-f16`: shaders that `enable f16;` compile (kernels/half). */
+  readonly hasShaderF16: boolean;
 }
 
-/** What a caller may ask of the device beyond the defaults. */
+/** What a caller may turn off on an adapter that has it: to run and test the paths without it. */
 export interface DeviceOptions {
   /** WGSL language features to act as if the adapter lacked (tests of the paths without them). */
   readonly withoutLanguageFeatures?: readonly string[];
+  /** Request `shader-f16` where the adapter has it (default true). */
+  readonly shaderF16?: boolean;
 }
 
 const NO_ADAPTER_HELP =
@@ -47,7 +51,11 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
   const requiredLimits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const hasTimestamps = adapter.features.has("timestamp-query");
-  const requiredFeatures: GPUFeatureName[] = hasTimestamps ? ["timestamp-query"] : [];
+  const hasShaderF16 = (options.shaderF16 ?? true) && adapter.features.has("shader-f16");
+  const requiredFeatures: GPUFeatureName[] = [
+    ...(hasTimestamps ? ["timestamp-query" as const] : []),
+    ...(hasShaderF16 ? ["shader-f16" as const] : []),
+  ];
   // Deno invalidates the adapter once a device is requested: read what we need before.
   const fallback = (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
@@ -59,7 +67,7 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
   const offered = (navigator.gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
   const turnedOff = new Set(options.withoutLanguageFeatures ?? []);
   const languageFeatures = new Set([...(offered ?? [])].filter((name) => !turnedOff.has(name)));
-  return { device, adapter: { name, isSoftware }, hasTimestamps, languageFeatures };
+  return { device, adapter: { name, isSoftware }, hasTimestamps, languageFeatures, hasShaderF16 };
 }
 
 /** One line naming the adapter, and saying so when it is a software rasteriser. */

@@ -34,10 +34,27 @@ export function shaderSource(file: string): string {
   if (source === undefined) {
     const own = WGSL[file];
     if (own === undefined) throw new Error(`no shader ${file} in kernels/ (run deno task shaders)`);
-    source = `${WGSL["common.wgsl"]}\n${own}`;
+    source = withCommon(WGSL["common.wgsl"], own);
     sources.set(file, source);
   }
   return source;
+}
+
+const ENABLE = /^\s*enable\s+[\w\s,]+;[^\S\n]*\n?/gm;
+
+/**
+ * `common` in front of `own`, but after `own`'s `enable` directives: WGSL wants them before any
+ * declaration (kernels/half's shaders begin with `enable f16;`).
+ */
+export function withCommon(common: string, own: string): string {
+  const directives = own.match(ENABLE) ?? [];
+  return `${directives.join("")}${common}\n${own.replace(ENABLE, "")}`;
+}
+
+/** The adapter features a shader needs: `shader-f16` where it enables f16. */
+export function shaderFeatures(file: string): GPUFeatureName[] {
+  const own = WGSL[file] ?? "";
+  return (own.match(ENABLE) ?? []).some((d) => /\bf16\b/.test(d)) ? ["shader-f16"] : [];
 }
 
 /** The facts of a shader file, generated with it. */

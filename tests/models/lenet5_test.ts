@@ -1,7 +1,7 @@
 import type { Backend } from "../../engine/backend.ts";
 import { lenet5 } from "../../models/lenet5.ts";
 import { CompiledModel } from "../../models/model.ts";
-import { assertClose, cpuBackend, gpuBackend, loadGolden } from "../helpers.ts";
+import { assertClose, cpuBackend, gpuBackend, loadGolden, startGoldenStep } from "../helpers.ts";
 
 const BATCH = 4;
 const LEARNING_RATE = 0.0005;
@@ -10,13 +10,7 @@ const LEARNING_RATE = 0.0005;
 async function checkTrainingStep(backend: Backend): Promise<void> {
   const { inputs, outputs } = loadGolden("step_lenet5");
   const model = new CompiledModel(backend, lenet5(), BATCH, 0);
-  model.loadParameters(
-    new Map(model.parameters.map((p) => [p.name, inputs[`before.${p.name}`].data as Float32Array])),
-  );
-  backend.write(model.input.value, padded(inputs.x.data, inputs.x.shape, model.spec.pad));
-  backend.write(model.labels, Uint32Array.from(inputs.labels.data));
-  model.resetTotals();
-  model.setLearningRate(LEARNING_RATE);
+  startGoldenStep(model, inputs, LEARNING_RATE, padded(inputs.x.data, inputs.x.shape, model.spec.pad));
   backend.run([...model.forward, model.loss, ...model.backward]);
 
   assertClose(await backend.read(model.logits.value), outputs.logits.data, "logits");

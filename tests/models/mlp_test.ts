@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { Backend } from "../../engine/backend.ts";
 import { CompiledModel } from "../../models/model.ts";
 import { mlp } from "../../models/zoo.ts";
-import { assertClose, cpuBackend, gpuBackend, loadGolden } from "../helpers.ts";
+import { assertClose, cpuBackend, gpuBackend, loadGolden, startGoldenStep } from "../helpers.ts";
 
 const BATCH = 4;
 const LEARNING_RATE = 0.0005;
@@ -27,15 +27,8 @@ async function checkStep(backend: Backend): Promise<void> {
   const golden = loadGolden("step_mlp-100-30");
   const { inputs, outputs } = golden;
   const model = new CompiledModel(backend, mlp([100, 30]), BATCH, 0);
-  const before = Object.entries(inputs).filter(([key]) => key.startsWith("before."));
-  model.loadParameters(
-    new Map(before.map(([key, t]) => [key.slice("before.".length), t.data as Float32Array])),
-  );
   // Already normalised; [4, 1, 28, 28] is the MLP's [4, 784] row-major.
-  backend.write(model.input.value, inputs.x.data);
-  backend.write(model.labels, Uint32Array.from(inputs.labels.data));
-  model.resetTotals();
-  model.setLearningRate(LEARNING_RATE);
+  startGoldenStep(model, inputs, LEARNING_RATE);
   backend.run([...model.forward, model.loss, ...model.backward]);
 
   assertClose(await backend.read(model.logits.value), outputs.logits.data, "logits");

@@ -23,7 +23,7 @@ import {
   type FloatWeights,
   type QuantizedModel,
 } from "../../models/quantized/convert.ts";
-import { Int8Dense, QuantizeInput } from "../../models/quantized/layers.ts";
+import { Int8Dense, type QuantizeInput } from "../../models/quantized/layers.ts";
 import { PercentileObserver } from "../../models/quantized/observers.ts";
 import type { Layer } from "../../models/layers/layer.ts";
 import { unpackInt8Rows } from "../../kernels/quantize/int8.ts";
