@@ -7,7 +7,7 @@ import { parseQuantFormat } from "../engine/quantization.ts";
 import { loadSafetensors } from "../io/checkpoint_file.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { checkRange, flagRanges, integerFlag, parseFlags, runMain } from "../io/command.ts";
-import { compressModel, type QuantMethod } from "../lab/compress/compress.ts";
+import { compressModel, type QuantMethod, resolveMethod } from "../lab/compress/compress.ts";
 import { compressJson, compressTable } from "../lab/compress/table.ts";
 import { withCheckpointNormalisation } from "../lab/evaluate.ts";
 import { PROTOCOL } from "../lab/protocol.ts";
@@ -122,6 +122,7 @@ async function main(): Promise<void> {
     timedBatches: integerFlag("timed-batches", flags["timed-batches"], 1) ?? 100,
     onProgress: flags.json ? undefined : (line: string) => console.error(line),
   };
+  resolveMethod(options); // a method that does not fit its format fails here, before any work
   const checkpoint = await loadSafetensors(weights);
   checkCheckpoint(checkpoint, name, weights);
   const data = withCheckpointNormalisation(
