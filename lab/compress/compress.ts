@@ -89,6 +89,8 @@ export interface CompressOptions {
   readonly timedBatches: number;
   /** Learning-rate schedule of retraining and QAT (the lab's, unless given). */
   readonly schedule?: string;
+  /** Measure the float model too (true unless false: a study measures it once per model). */
+  readonly measureFloat?: boolean;
   /** A progress line now and then. */
   readonly onProgress?: (line: string) => void;
 }
@@ -270,13 +272,15 @@ export async function compressModel(
       const float = floatModel(backend, name, floatWeights, options.batchSize);
       const floatBytes = 4 * float.parameterCount();
       const floatOpBytes = opBytes(float);
-      measurements.push({
-        variant: "float",
-        ...await measure(float, test, path, options),
-        parameterBytes: floatBytes,
-        opBytes: floatOpBytes,
-        fileBytes: floatFile.length,
-      });
+      if (options.measureFloat !== false) {
+        measurements.push({
+          variant: "float",
+          ...await measure(float, test, path, options),
+          parameterBytes: floatBytes,
+          opBytes: floatOpBytes,
+          fileBytes: floatFile.length,
+        });
+      }
       const compressed = await compressedModel(backend, name, weights, data, resolved, options, qat?.params);
       measurements.push({
         variant: "compressed",
