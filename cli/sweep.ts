@@ -17,6 +17,7 @@ import { selectModels, selectPaths, STUDY_MODELS } from "../lab/study.ts";
 import { parseSeeds, parseShard, parseTask } from "../lab/sweep/plan.ts";
 import { backendKind } from "../lab/session.ts";
 import { runSweep } from "../lab/sweep/run.ts";
+import { parsePeers } from "../lab/sweep/peers.ts";
 
 /** Inference timing by default: warm-up batches, then timed ones. */
 const WARMUP_BATCHES = 20;
@@ -47,6 +48,7 @@ const USAGE =
     [--warmup ${WARMUP_BATCHES}] [--timed-batches ${TIMED_BATCHES}] [--max-timing-seconds S]
     [--jobs 1] [--shard K/N] [--budget-hours H] [--time-limit-minutes M] [--estimate-only]
     [--out results/sweep.csv] [--figures results/figures] [--save-dir DIR] [--kernels fixed|tuned] [--quick]
+    [--peers pytorch|none] [--peers-only]
   --models: model names and families (lenet5, mlp1, mlp2), comma-separated; all ${STUDY_MODELS.length} by default
   --seeds: seeds to train each model with, a list and/or ranges (0,1,2 or 0-2; also --seed N); every seed is a row
   --jobs: models trained at once, each in a process of its own, the costliest first (default 1; on a
@@ -59,6 +61,15 @@ const USAGE =
   --estimate-only: time a few training steps of each model, print the expected training times, stop
   --max-timing-seconds: time fewer batches (at least 10) on a path where --timed-batches would take longer
   --save-dir: a checkpoint per model and seed, DIR/MODEL-seedS.safetensors; a rerun measures from it
+  --peers pytorch: also measure each model of the sweep in PyTorch (off by default, so that a store's rows do
+    not depend on whether this machine's python has torch; refused where it has none): rows with path
+    pytorch-cpu (and pytorch-cuda where torch sees a GPU), keyed like ours in the same store, after the
+    training: time per batch on the CPU at the faster of 1 thread and all cores (the row says which),
+    op_bytes as PyTorch's profiler counts it, and the test accuracy of our checkpoint in --save-dir
+    evaluated in PyTorch (empty where none was saved, and the row's note says so)
+  --peers-only: with --peers pytorch, add the PyTorch rows to the existing store --out for every model
+    (of --models) and seed it holds, with the store's own protocol; trains nothing, changes no row already
+    there, and a rerun measures only what is missing
   --quick: --epochs ${QUICK.epochs} --train-limit ${QUICK.trainLimit} --test-limit ${QUICK.testLimit} ` +
   `--warmup ${QUICK.warmup} --timed-batches ${QUICK.timedBatches}
     --max-timing-seconds ${QUICK.maxTimingSeconds} --out ${QUICK.out} --figures ${QUICK.figures} ` +
@@ -108,6 +119,8 @@ const FLAGS = {
   figures: { type: "string" },
   "save-dir": { type: "string" },
   quick: { type: "boolean" },
+  peers: { type: "string" },
+  "peers-only": { type: "boolean" },
   // Internal: a job's process trains this one MODEL@SEED of the sweep its parent runs.
   task: { type: "string" },
   kernels: { type: "string" },
@@ -124,7 +137,8 @@ async function main(): Promise<void> {
     throw new UserError(`unexpected argument "${positionals[0]}": choose models with --models (see --help)`);
   }
   const quick = flags.quick ? QUICK : undefined;
-  const models = selectModels(flags.models);
+  // --peers-only takes the store's models unless --models narrows them.
+  const models = flags["peers-only"] && flags.models === undefined ? [] : selectModels(flags.models);
   const paths = selectPaths(flags.paths);
   const trainBackend = backendKind(flags["train-backend"], "--train-backend");
   const epochs = integerFlag("epochs", flags.epochs, 0) ?? quick?.epochs ?? PROTOCOL.epochs;
@@ -172,6 +186,8 @@ async function main(): Promise<void> {
     saveDir,
     task,
     jobCommand: { script: new URL(import.meta.url).pathname, args: Deno.args },
+    peers: parsePeers(flags.peers),
+    peersOnly: flags["peers-only"] ?? false,
   });
 }
 

@@ -5,7 +5,7 @@
 import { dirname } from "node:path";
 import { UserError } from "../engine/errors.ts";
 import { ensureWritableDir, writeFileAtomic } from "../io/files.ts";
-import type { ExecutionPath, ResultRow } from "./results.ts";
+import { isOurPath, type ResultPath, type ResultRow } from "./results.ts";
 import { conclusionsMarkdown } from "./conclusions.ts";
 import { describeSeeds, type SeedSummary, summariseSeeds } from "./seeds.ts";
 import { mergeStores } from "./store.ts";
@@ -43,7 +43,7 @@ export async function writeFigures(rows: readonly ResultRow[], outDir: string): 
  * accuracy is the mean over the model's seeds, with their min to max; the rest is the first seed's.
  */
 export function markdownTable(rows: readonly ResultRow[]): string {
-  const summaries = new Map<string, Partial<Record<ExecutionPath, SeedSummary>>>();
+  const summaries = new Map<string, Partial<Record<ResultPath, SeedSummary>>>();
   for (const summary of summariseSeeds(rows)) {
     const { model, path } = summary.row;
     summaries.set(model, { ...summaries.get(model), [path]: summary });
@@ -51,7 +51,9 @@ export function markdownTable(rows: readonly ResultRow[]): string {
   const statuses = new Map<string, Set<string>>();
   const parameters = new Map<string, number>();
   for (const row of rows) {
-    statuses.set(row.model, (statuses.get(row.model) ?? new Set()).add(row.status));
+    // The status column is our paths'; a peer's row (e.g. PyTorch timing a model we skipped) lists its model.
+    const statusesOfModel = statuses.get(row.model) ?? new Set();
+    statuses.set(row.model, isOurPath(row.path) ? statusesOfModel.add(row.status) : statusesOfModel);
     if (row.parameters !== null) parameters.set(row.model, row.parameters);
   }
   const cell = (value: number | null | undefined, digits: number) =>
@@ -68,10 +70,16 @@ export function markdownTable(rows: readonly ResultRow[]): string {
     row?.infer_ms_median == null
       ? ""
       : `${cell(row.infer_ms_median, 3)} (${cell(row.infer_ms_p10, 3)}-${cell(row.infer_ms_p90, 3)})`;
+  // PyTorch's CPU time beside ours, where the rows have it (--peers pytorch), with the threads it ran on.
+  const torch = rows.some((row) => row.path === "pytorch-cpu");
+  const torchTime = (row?: ResultRow) =>
+    row ? `${time(row)}${row.threads === null ? "" : `, ${row.threads} thr.`}` : "";
   const lines = [
     "| model | parameters | seeds | accuracy cpu | accuracy gpu (min-max) | ms/batch cpu (p10-p90) | " +
-    "ms/batch gpu (p10-p90) | op KiB | param KiB | training min | status |",
-    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "ms/batch gpu (p10-p90) | " + (torch ? "ms/batch PyTorch cpu (p10-p90) | " : "") +
+    "op KiB | param KiB | training min | status |",
+    "| --- | ---: | --- | ---: | ---: | ---: | ---: | " + (torch ? "---: | " : "") +
+    "---: | ---: | ---: | --- |",
   ];
   // Models never built (skipped rows carry no parameter count) come last, by family and layer widths.
   const widths = new Map(
@@ -85,7 +93,7 @@ export function markdownTable(rows: readonly ResultRow[]): string {
     (parameters.get(a) ?? Infinity) - (parameters.get(b) ?? Infinity) || byWidths(a, b) || a.localeCompare(b)
   );
   for (const model of models) {
-    const { cpu, webgpu } = summaries.get(model) ?? {};
+    const { cpu, webgpu, "pytorch-cpu": pytorchCpu } = summaries.get(model) ?? {};
     const any = (webgpu ?? cpu)?.row;
     const seeds = (webgpu ?? cpu)?.seeds;
     const minutes = any?.train_seconds == null ? "" : (any.train_seconds / 60).toFixed(1);
@@ -94,16 +102,21 @@ export function markdownTable(rows: readonly ResultRow[]): string {
         seeds ? describeSeeds(seeds) : ""
       } | ` +
         `${accuracy(cpu)} | ${accuracy(webgpu)} | ${time(cpu?.row)} | ${time(webgpu?.row)} | ` +
-        `${kib(any?.op_bytes)} | ${kib(any?.param_bytes)} | ${minutes} | ${
-          [...statuses.get(model)!].join("; ")
-        } |`,
+        (torch ? `${torchTime(pytorchCpu?.row)} | ` : "") +
+        `${kib(any?.op_bytes ?? pytorchCpu?.row.op_bytes)} | ${
+          kib(any?.param_bytes ?? pytorchCpu?.row.param_bytes)
+        } | ${minutes} | ${[...statuses.get(model)!].join("; ")} |`,
     );
   }
   return lines.join("\n") + "\n";
 }
 
 /** Joins the stores of sweeps run apart (shards, seeds) into a new store at `csv`; returns its rows. */
-export async function mergeResults(sources: readonly string[], csv: string): Promise<ResultRow[]> {
+export async function mergeResults(
+  sources: readonly string[],
+  csv: string,
+  options: { preferLater?: boolean } = {},
+): Promise<ResultRow[]> {
   await ensureWritableDir(dirname(csv));
-  return mergeStores(sources, csv);
+  return mergeStores(sources, csv, options);
 }

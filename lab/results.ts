@@ -43,6 +43,10 @@ export const RESULT_COLUMNS = [
   "latency_ms_p90",
   "train_seconds",
   "status",
+  // Issue 20: a peer's rows (path pytorch-cpu, pytorch-cuda): the CPU threads it ran with, the best of those
+  // tried, and what its row could not measure and why (e.g. no checkpoint to take its test accuracy from).
+  "threads",
+  "note",
 ] as const;
 
 export type ResultColumn = typeof RESULT_COLUMNS[number];
@@ -50,8 +54,20 @@ export type ResultColumn = typeof RESULT_COLUMNS[number];
 export const FAMILIES = ["lenet5", "mlp1", "mlp2"] as const;
 export type Family = typeof FAMILIES[number];
 
+/** Our engine's paths. */
 export const PATHS = ["cpu", "webgpu"] as const;
 export type ExecutionPath = typeof PATHS[number];
+/** A peer framework's paths, measured beside ours by the sweep (lab/sweep/peers.ts). */
+export const PEER_PATHS = ["pytorch-cpu", "pytorch-cuda"] as const;
+export type PeerPath = typeof PEER_PATHS[number];
+/** Any path a results row may have. */
+export type ResultPath = ExecutionPath | PeerPath;
+export const RESULT_PATHS: readonly ResultPath[] = [...PATHS, ...PEER_PATHS];
+
+/** Whether a row's path is one of our engine's (not a peer's). */
+export function isOurPath(path: string): path is ExecutionPath {
+  return (PATHS as readonly string[]).includes(path);
+}
 
 const TEXT_COLUMNS = [
   "model",
@@ -62,6 +78,7 @@ const TEXT_COLUMNS = [
   "lr_schedule",
   "dataset",
   "status",
+  "note",
 ] as const;
 /** Without these a row means nothing; any other column may be missing from an older file (empty then). */
 const REQUIRED_COLUMNS: readonly ResultColumn[] = ["model", "family", "path", "status"];
@@ -76,8 +93,8 @@ type NumericColumn = Exclude<ResultColumn, TextColumn>;
  * any other status, e.g. `interrupted: <reason>`, marks a transient failure that a rerun retries.
  */
 export type ResultRow =
-  & { model: string; family: Family; path: ExecutionPath; adapter: string; clock: string; status: string }
-  & { lr_schedule: string; dataset: string }
+  & { model: string; family: Family; path: ResultPath; adapter: string; clock: string; status: string }
+  & { lr_schedule: string; dataset: string; note: string }
   & { [column in NumericColumn]: number | null };
 
 const FINAL_STATUS = /^(ok$|skipped:|failed:)/;
@@ -122,6 +139,20 @@ function toCells(row: ResultRow): string[] {
     if (typeof value === "number") return Number.isFinite(value) ? String(value) : "";
     return value ?? "";
   });
+}
+
+/**
+ * A row as an older writer stored it, with every column it lacks (added since, e.g. threads and note)
+ * empty: stores and CSVs keep loading as columns are added.
+ */
+export function withAllColumns(row: Partial<ResultRow>): ResultRow {
+  const complete: Record<string, unknown> = { ...row };
+  for (const column of RESULT_COLUMNS) {
+    if (complete[column] === undefined) {
+      complete[column] = (TEXT_COLUMNS as readonly string[]).includes(column) ? "" : null;
+    }
+  }
+  return complete as ResultRow;
 }
 
 /** Parses CSV text; `source` names the file in errors. */
@@ -176,8 +207,10 @@ function toRow(cells: string[], fail: (problem: string) => Error): ResultRow {
   >;
   const family = cell.family as Family;
   if (!FAMILIES.includes(family)) throw fail(`family "${cell.family}" is not one of ${FAMILIES.join(", ")}`);
-  const path = cell.path as ExecutionPath;
-  if (!PATHS.includes(path)) throw fail(`path "${cell.path}" is not one of ${PATHS.join(", ")}`);
+  const path = cell.path as ResultPath;
+  if (!RESULT_PATHS.includes(path)) {
+    throw fail(`path "${cell.path}" is not one of ${RESULT_PATHS.join(", ")}`);
+  }
   if (cell.model === "") throw fail("the model name is empty");
   if (cell.status === "") throw fail("the status is empty");
   const row: Record<string, unknown> = { ...cell, family, path };

@@ -8,7 +8,14 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { UserError } from "../engine/errors.ts";
-import { checkRow, formatResults, isFinalStatus, parseResults, type ResultRow } from "./results.ts";
+import {
+  checkRow,
+  formatResults,
+  isFinalStatus,
+  parseResults,
+  type ResultRow,
+  withAllColumns,
+} from "./results.ts";
 
 /** The protocol every row of one store shares; values as text, compared exactly. */
 export type StudyProtocol = Readonly<Record<string, string>>;
@@ -38,13 +45,19 @@ export class ResultStore {
   readonly #db: DatabaseSync;
   readonly #host = Deno.hostname();
 
-  private constructor(readonly csvPath: string, readonly dbPath: string) {
+  /** Of a store opened to read: the -wal and -shm files that opening it created, removed on close. */
+  #createdBySqlite: string[] = [];
+
+  private constructor(readonly csvPath: string, readonly dbPath: string, readOnly = false) {
+    if (readOnly) this.#createdBySqlite = [`${dbPath}-wal`, `${dbPath}-shm`].filter((path) => !exists(path));
     try {
-      this.#db = new DatabaseSync(dbPath);
+      this.#db = new DatabaseSync(dbPath, { readOnly });
       // The busy timeout first: setting WAL mode itself waits on a writer that holds the database.
       this.#db.exec("PRAGMA busy_timeout = 60000");
-      this.#db.exec("PRAGMA journal_mode = WAL");
-      this.#db.exec(SCHEMA);
+      if (!readOnly) {
+        this.#db.exec("PRAGMA journal_mode = WAL");
+        this.#db.exec(SCHEMA);
+      }
     } catch (error) {
       throw new UserError(
         `cannot open the results store ${dbPath}: ${(error as Error).message}; choose another --out`,
@@ -67,8 +80,24 @@ export class ResultStore {
     return new ResultStore(csvPath, dbPath);
   }
 
+  /**
+   * Opens an existing store to read it only: a report or a merge leaves its sources' files untouched
+   * (committed stores stay byte for byte as they were).
+   */
+  static openToRead(csvPath: string): ResultStore {
+    const dbPath = storePath(csvPath);
+    if (!exists(dbPath)) throw new UserError(`${csvPath} has no results store (${dbPath})`);
+    return new ResultStore(csvPath, dbPath, true);
+  }
+
   close(): void {
     this.#db.close();
+    // A read-only connection to a WAL store leaves an empty -wal and its -shm behind: not ours to keep.
+    for (const path of this.#createdBySqlite) {
+      try {
+        if (!path.endsWith("-wal") || Deno.statSync(path).size === 0) Deno.removeSync(path);
+      } catch { /* never created */ }
+    }
   }
 
   /** The store's protocol, or undefined while no sweep has written to it. */
@@ -107,7 +136,7 @@ export class ResultStore {
   /** Every row, in the order they were first written. */
   rows(): ResultRow[] {
     const stored = this.#db.prepare("SELECT row FROM rows ORDER BY rowid").all() as { row: string }[];
-    return stored.map((s) => JSON.parse(s.row) as ResultRow);
+    return stored.map((s) => withAllColumns(JSON.parse(s.row)));
   }
 
   /**
@@ -244,21 +273,34 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** Several stores' rows read as one study (collectStores). */
+export interface CollectedStores {
+  /** The sources' shared protocol, their seeds joined. */
+  readonly protocol: StudyProtocol;
+  /** One row per model, path and seed, in the order first seen. */
+  readonly rows: ResultRow[];
+  /** Rows of an earlier source that a later one replaced (preferLater), as "model, path, seed N". */
+  readonly replaced: string[];
+}
+
 /**
- * Merges the stores of several results CSVs (e.g. the shards of one study, or one study's seeds run
- * apart) into a new store at `targetCsv`. Their protocols must agree but for the seeds, which are joined;
- * a model, path and seed found in two sources must be the same row, else the merge is refused.
+ * Reads the stores of several results CSVs (or their .sqlite files) as one study. Their protocols must agree but for the seeds,
+ * which are joined. A model, path and seed found in two sources must be the same row, else it is
+ * refused; with `preferLater` the later source's row is kept instead (e.g. timings measured again on a
+ * quiet machine, listed after the stores measured under load), and the replaced keys are returned.
  */
-export function mergeStores(sourceCsvs: readonly string[], targetCsv: string): ResultRow[] {
-  if (sourceCsvs.length < 2) throw new UserError("--merge needs two results files or more");
-  if (exists(storePath(targetCsv)) || csvHasRows(targetCsv)) {
-    throw new UserError(`${targetCsv} exists already: merge into a new --csv`);
-  }
+export function collectStores(
+  sourceCsvs: readonly string[],
+  options: { preferLater?: boolean } = {},
+): CollectedStores {
+  if (sourceCsvs.length === 0) throw new UserError("no results stores given");
   const protocols: StudyProtocol[] = [];
   const rows = new Map<string, { row: ResultRow; source: string }>();
-  for (const csv of sourceCsvs) {
-    if (!exists(storePath(csv))) throw new UserError(`${csv} has no results store (${storePath(csv)})`);
-    const store = ResultStore.open(csv);
+  const replaced = new Set<string>();
+  for (const source of sourceCsvs) {
+    // A store may be named by its CSV or by its database.
+    const csv = source.replace(/\.sqlite$/i, ".csv");
+    const store = ResultStore.openToRead(csv);
     try {
       const protocol = store.protocol();
       if (!protocol) throw new UserError(`${csv} holds no study yet`);
@@ -267,11 +309,18 @@ export function mergeStores(sourceCsvs: readonly string[], targetCsv: string): R
         const key = `${row.model}, ${row.path}, seed ${row.seed ?? 0}`;
         const earlier = rows.get(key);
         if (earlier && JSON.stringify(earlier.row) !== JSON.stringify(row)) {
-          throw new UserError(
-            `${key} differs between ${earlier.source} and ${csv}: remove it from one of them`,
-          );
+          if (!options.preferLater) {
+            throw new UserError(
+              `${key} differs between ${earlier.source} and ${csv}: remove it from one of them, ` +
+                `or list the store to keep last and add --prefer-later`,
+            );
+          }
+          replaced.add(key);
+          // The later row takes the earlier one's place in the order.
+          rows.set(key, { row, source: csv });
+          continue;
         }
-        rows.set(key, { row, source: csv });
+        if (!earlier) rows.set(key, { row, source: csv });
       }
     } finally {
       store.close();
@@ -290,10 +339,31 @@ export function mergeStores(sourceCsvs: readonly string[], targetCsv: string): R
     }
   }
   const seeds = [...new Set(protocols.flatMap((p) => p.seeds.split(",").map(Number)))].sort((a, b) => a - b);
+  return {
+    protocol: { ...first, seeds: seeds.join(",") },
+    rows: [...rows.values()].map(({ row }) => row),
+    replaced: [...replaced],
+  };
+}
+
+/**
+ * Merges the stores of several results CSVs (e.g. the shards of one study, or one study's seeds run
+ * apart) into a new store at `targetCsv`, as collectStores reads them.
+ */
+export function mergeStores(
+  sourceCsvs: readonly string[],
+  targetCsv: string,
+  options: { preferLater?: boolean } = {},
+): ResultRow[] {
+  if (sourceCsvs.length < 2) throw new UserError("--merge needs two results files or more");
+  if (exists(storePath(targetCsv)) || csvHasRows(targetCsv)) {
+    throw new UserError(`${targetCsv} exists already: merge into a new --csv`);
+  }
+  const { protocol, rows } = collectStores(sourceCsvs, options);
   const target = ResultStore.open(targetCsv);
   try {
-    target.adoptProtocol({ ...first, seeds: seeds.join(",") });
-    for (const { row } of rows.values()) target.record(row);
+    target.adoptProtocol(protocol);
+    for (const row of rows) target.record(row);
     return target.rows();
   } finally {
     target.close();

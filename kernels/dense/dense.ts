@@ -113,3 +113,7 @@ export const dense_forward_vec4 = (t: TwinBindings, c: Constants) => forwardTile
 export const dense_forward_vec4_batch16 = (t: TwinBindings, c: Constants) => forwardTiles(t, c, 16, 16);
 export const dense_backward_input_vec4 = (t: TwinBindings, c: Constants) => backwardInputTiles(t, c, 16, 4);
 export const dense_backward_weight_vec4 = (t: TwinBindings, c: Constants) => backwardWeightTiles(t, c, 4, 16);
+export const dense_backward_input_vec4_batch16 = (t: TwinBindings, c: Constants) =>
+  backwardInputTiles(t, c, 16, 16);
+export const dense_backward_weight_vec4_rows16 = (t: TwinBindings, c: Constants) =>
+  backwardWeightTiles(t, c, 16, 16);

@@ -150,6 +150,60 @@ fn dense_backward_input_vec4(@builtin(global_invocation_id) gid: vec3u) {
   store_input_gradients(k0 + 12u, n0, acc3);
 }
 
+// The same for batches of 16 or more: 16 features x 16 samples per invocation, so each weight loaded
+// feeds 16 samples (dense_backward_input_vec4 feeds 4): per row o, 16 loads of g and 16 of w for 256
+// multiply-adds. acc_qs[sample][feature]: features k0+4q .. k0+4q+3 of samples n0+4s .. n0+4s+3.
+@compute @workgroup_size(16)
+fn dense_backward_input_vec4_batch16(@builtin(global_invocation_id) gid: vec3u) {
+  let k0 = gid.x * 16u;
+  let n0 = gid.y * 16u;
+  if (k0 >= IN || n0 >= B) { return; }
+  let K4 = IN / 4u;
+  let quads = clamped4(k0 / 4u, K4 - 1u);
+  let s0 = clamped4(n0, B - 1u) * OUT_TOTAL + vec4u(O0);
+  let s1 = clamped4(n0 + 4u, B - 1u) * OUT_TOTAL + vec4u(O0);
+  let s2 = clamped4(n0 + 8u, B - 1u) * OUT_TOTAL + vec4u(O0);
+  let s3 = clamped4(n0 + 12u, B - 1u) * OUT_TOTAL + vec4u(O0);
+  var acc00 = mat4x4f(); var acc01 = mat4x4f(); var acc02 = mat4x4f(); var acc03 = mat4x4f();
+  var acc10 = mat4x4f(); var acc11 = mat4x4f(); var acc12 = mat4x4f(); var acc13 = mat4x4f();
+  var acc20 = mat4x4f(); var acc21 = mat4x4f(); var acc22 = mat4x4f(); var acc23 = mat4x4f();
+  var acc30 = mat4x4f(); var acc31 = mat4x4f(); var acc32 = mat4x4f(); var acc33 = mat4x4f();
+  for (var o = 0u; o < OUT; o++) {
+    let g0 = g4(s0 + vec4u(o));
+    let g1 = g4(s1 + vec4u(o));
+    let g2 = g4(s2 + vec4u(o));
+    let g3 = g4(s3 + vec4u(o));
+    let row = o * K4;
+    let w0 = w[row + quads.x];
+    let w1 = w[row + quads.y];
+    let w2 = w[row + quads.z];
+    let w3 = w[row + quads.w];
+    acc00 += outer(w0, g0); acc01 += outer(w0, g1); acc02 += outer(w0, g2); acc03 += outer(w0, g3);
+    acc10 += outer(w1, g0); acc11 += outer(w1, g1); acc12 += outer(w1, g2); acc13 += outer(w1, g3);
+    acc20 += outer(w2, g0); acc21 += outer(w2, g1); acc22 += outer(w2, g2); acc23 += outer(w2, g3);
+    acc30 += outer(w3, g0); acc31 += outer(w3, g1); acc32 += outer(w3, g2); acc33 += outer(w3, g3);
+  }
+  store_input_gradients(k0, n0, acc00); store_input_gradients(k0, n0 + 4u, acc01);
+  store_input_gradients(k0, n0 + 8u, acc02); store_input_gradients(k0, n0 + 12u, acc03);
+  store_input_gradients(k0 + 4u, n0, acc10); store_input_gradients(k0 + 4u, n0 + 4u, acc11);
+  store_input_gradients(k0 + 4u, n0 + 8u, acc12); store_input_gradients(k0 + 4u, n0 + 12u, acc13);
+  store_input_gradients(k0 + 8u, n0, acc20); store_input_gradients(k0 + 8u, n0 + 4u, acc21);
+  store_input_gradients(k0 + 8u, n0 + 8u, acc22); store_input_gradients(k0 + 8u, n0 + 12u, acc23);
+  store_input_gradients(k0 + 12u, n0, acc30); store_input_gradients(k0 + 12u, n0 + 4u, acc31);
+  store_input_gradients(k0 + 12u, n0 + 8u, acc32); store_input_gradients(k0 + 12u, n0 + 12u, acc33);
+}
+
+// Four elements of g, one per lane of `at`.
+fn g4(at: vec4u) -> vec4f {
+  return vec4f(g[at.x], g[at.y], g[at.z], g[at.w]);
+}
+
+// The outer product u v^T: column j is u * v[j]. (Not named b: the reflection would take it for
+// the binding b.)
+fn outer(u: vec4f, v: vec4f) -> mat4x4f {
+  return mat4x4f(u * v.x, u * v.y, u * v.z, u * v.w);
+}
+
 // Features k .. k+3 of samples n0 .. n0+3: column j of acc is sample n0 + j.
 fn store_input_gradients(k: u32, n0: u32, acc: mat4x4f) {
   store_input_gradient(k, n0, acc[0]);
@@ -223,6 +277,75 @@ fn dense_backward_weight_vec4(@builtin(global_invocation_id) gid: vec3u) {
   update_weights(o0, quad0 + 1u, acc1, lr);
   update_weights(o0, quad0 + 2u, acc2, lr);
   update_weights(o0, quad0 + 3u, acc3, lr);
+}
+
+// The same for 16 rows: rows o0 .. o0+15 x features k0 .. k0+15 per invocation (or, in the last
+// column of invocations, the biases of the 16 rows), so each input loaded feeds 16 rows
+// (dense_backward_weight_vec4 feeds 4): per sample, 16 loads of g and 16 of x for 256 multiply-adds.
+// acc_qr[row][feature]: features k0+4q .. k0+4q+3 of rows o0+4r .. o0+4r+3.
+@compute @workgroup_size(16)
+fn dense_backward_weight_vec4_rows16(@builtin(global_invocation_id) gid: vec3u) {
+  let k0 = gid.x * 16u;
+  let o0 = gid.y * 16u;
+  if (o0 >= OUT || k0 >= IN + 16u) { return; }
+  let K4 = IN / 4u;
+  let r0 = clamped4(o0, OUT - 1u) + vec4u(O0);
+  let r1 = clamped4(o0 + 4u, OUT - 1u) + vec4u(O0);
+  let r2 = clamped4(o0 + 8u, OUT - 1u) + vec4u(O0);
+  let r3 = clamped4(o0 + 12u, OUT - 1u) + vec4u(O0);
+  let lr = learning_rate[0];
+  if (k0 >= IN) {
+    var sum0 = vec4f(0.0); var sum1 = vec4f(0.0); var sum2 = vec4f(0.0); var sum3 = vec4f(0.0);
+    for (var n = 0u; n < B; n++) {
+      let at = n * OUT_TOTAL;
+      sum0 += g4(r0 + vec4u(at));
+      sum1 += g4(r1 + vec4u(at));
+      sum2 += g4(r2 + vec4u(at));
+      sum3 += g4(r3 + vec4u(at));
+    }
+    update_biases(o0, sum0, lr);
+    update_biases(o0 + 4u, sum1, lr);
+    update_biases(o0 + 8u, sum2, lr);
+    update_biases(o0 + 12u, sum3, lr);
+    return;
+  }
+  let quads = clamped4(k0 / 4u, K4 - 1u);
+  var acc00 = mat4x4f(); var acc01 = mat4x4f(); var acc02 = mat4x4f(); var acc03 = mat4x4f();
+  var acc10 = mat4x4f(); var acc11 = mat4x4f(); var acc12 = mat4x4f(); var acc13 = mat4x4f();
+  var acc20 = mat4x4f(); var acc21 = mat4x4f(); var acc22 = mat4x4f(); var acc23 = mat4x4f();
+  var acc30 = mat4x4f(); var acc31 = mat4x4f(); var acc32 = mat4x4f(); var acc33 = mat4x4f();
+  for (var n = 0u; n < B; n++) {
+    let at = n * OUT_TOTAL;
+    let g0 = g4(r0 + vec4u(at));
+    let g1 = g4(r1 + vec4u(at));
+    let g2 = g4(r2 + vec4u(at));
+    let g3 = g4(r3 + vec4u(at));
+    let x0 = x[n * K4 + quads.x];
+    let x1 = x[n * K4 + quads.y];
+    let x2 = x[n * K4 + quads.z];
+    let x3 = x[n * K4 + quads.w];
+    acc00 += outer(x0, g0); acc01 += outer(x0, g1); acc02 += outer(x0, g2); acc03 += outer(x0, g3);
+    acc10 += outer(x1, g0); acc11 += outer(x1, g1); acc12 += outer(x1, g2); acc13 += outer(x1, g3);
+    acc20 += outer(x2, g0); acc21 += outer(x2, g1); acc22 += outer(x2, g2); acc23 += outer(x2, g3);
+    acc30 += outer(x3, g0); acc31 += outer(x3, g1); acc32 += outer(x3, g2); acc33 += outer(x3, g3);
+  }
+  let quad0 = k0 / 4u;
+  update_weights(o0, quad0, acc00, lr); update_weights(o0 + 4u, quad0, acc01, lr);
+  update_weights(o0 + 8u, quad0, acc02, lr); update_weights(o0 + 12u, quad0, acc03, lr);
+  update_weights(o0, quad0 + 1u, acc10, lr); update_weights(o0 + 4u, quad0 + 1u, acc11, lr);
+  update_weights(o0 + 8u, quad0 + 1u, acc12, lr); update_weights(o0 + 12u, quad0 + 1u, acc13, lr);
+  update_weights(o0, quad0 + 2u, acc20, lr); update_weights(o0 + 4u, quad0 + 2u, acc21, lr);
+  update_weights(o0 + 8u, quad0 + 2u, acc22, lr); update_weights(o0 + 12u, quad0 + 2u, acc23, lr);
+  update_weights(o0, quad0 + 3u, acc30, lr); update_weights(o0 + 4u, quad0 + 3u, acc31, lr);
+  update_weights(o0 + 8u, quad0 + 3u, acc32, lr); update_weights(o0 + 12u, quad0 + 3u, acc33, lr);
+}
+
+// The biases of rows o0 .. o0+3 (those below OUT), from their gradients summed over the batch.
+fn update_biases(o0: u32, sums: vec4f, lr: f32) {
+  if (o0 < OUT) { grad_b[o0] = sums.x; b_train[o0] -= lr * sums.x; }
+  if (o0 + 1u < OUT) { grad_b[o0 + 1u] = sums.y; b_train[o0 + 1u] -= lr * sums.y; }
+  if (o0 + 2u < OUT) { grad_b[o0 + 2u] = sums.z; b_train[o0 + 2u] -= lr * sums.z; }
+  if (o0 + 3u < OUT) { grad_b[o0 + 3u] = sums.w; b_train[o0 + 3u] -= lr * sums.w; }
 }
 
 // Four weights (one quad of inputs) of each of rows o0 .. o0+3: column i of acc is row o0 + i.

@@ -5,7 +5,8 @@
  *
  * Untuned, an op runs the first variant listed that supports the shape and is preferred for it
  * (engine/kernels.ts defaultFor): the vec4 tiles where IN is a multiple of 4 (16 x 16 from a batch
- * of 16 on), else the 4 x 4 tiles; the split-K variants only when the tuner measures them faster.
+ * of 16 on, where the grid stays wide enough), else the 4 x 4 tiles; the split-K variants only when
+ * the tuner measures them faster.
  */
 import { DENSE_TILE as TILE, DENSE_WIDE as WIDE, REDUCE_THREADS } from "../../engine/constants.ts";
 import { type ConstantValues, defineKernel, type Kernel, tunedOnly } from "../../engine/kernel.ts";
@@ -21,6 +22,14 @@ export type DenseKernel = Kernel<ShaderOverrides["dense.wgsl"], "OUT_TOTAL" | "O
 // As the shaders' own defaults: a whole layer (OUT_TOTAL = OUT, O0 = 0), no activation, overwrite.
 const DENSE_DEFAULTS = { OUT_TOTAL: "OUT", O0: 0, ACT: 0, ACCUMULATE: 0 } as const;
 const vec4Inputs = (c: ConstantValues<ShaderOverrides["dense.wgsl"]>) => c.IN % 4 === 0;
+
+/**
+ * The fewest invocations a 16 x 16 tile variant is the default at: 2 workgroups of 16, so that its larger
+ * tiles still leave work for both of llvmpipe's threads on a 2-core machine (measured at batch 64: LeNet-5's
+ * fc2, 54 and 32 invocations, 1.09x-1.31x the 4 x 16 tiles' speed; mlp-300-100's fc3 input gradient, 28,
+ * 0.87x-0.90x).
+ */
+const MIN_INVOCATIONS = 32;
 
 /** The family's entries, by entry point. */
 export type DenseKernels = Readonly<Record<DenseKernelName, DenseKernel>>;
@@ -64,6 +73,19 @@ export const denseKernels: DenseKernels = {
     defaults: DENSE_DEFAULTS,
     preferred: tunedOnly,
   }),
+  dense_backward_input_vec4_batch16: defineKernel({
+    shader: "dense_vec4.wgsl",
+    entry: "dense_backward_input_vec4_batch16",
+    twin: dense.dense_backward_input_vec4_batch16,
+    op: "dense_backward_input",
+    grid: (c) => [Math.ceil(c.IN / WIDE), Math.ceil(c.B / WIDE), 1],
+    defaults: DENSE_DEFAULTS,
+    supports: vec4Inputs,
+    // As dense_forward_vec4_batch16, from a batch of 16 on, and where the grid keeps enough
+    // invocations for every thread (measured: mlp-300-100's fc2 at batch 64, 76 invocations, 1.33x
+    // dense_backward_input_vec4's speed).
+    preferred: (c) => c.B >= 16 && Math.ceil(c.IN / WIDE) * Math.ceil(c.B / WIDE) >= MIN_INVOCATIONS,
+  }),
   dense_backward_input_vec4: defineKernel({
     shader: "dense_vec4.wgsl",
     entry: "dense_backward_input_vec4",
@@ -90,6 +112,20 @@ export const denseKernels: DenseKernels = {
     grid: (c) => [Math.ceil(c.IN / 16) * 16, 16 * Math.ceil(c.B / 4), 1],
     defaults: DENSE_DEFAULTS,
     preferred: tunedOnly,
+  }),
+  dense_backward_weight_vec4_rows16: defineKernel({
+    shader: "dense_vec4.wgsl",
+    entry: "dense_backward_weight_vec4_rows16",
+    twin: dense.dense_backward_weight_vec4_rows16,
+    op: "dense_backward_weight",
+    // One more column of invocations for the biases.
+    grid: (c) => [Math.ceil(c.IN / WIDE) + 1, Math.ceil(c.OUT / WIDE), 1],
+    defaults: DENSE_DEFAULTS,
+    supports: vec4Inputs,
+    // From a batch of 16 on (at batch 4, mlp-300-100's fc1 ran at 0.68x dense_backward_weight_vec4's
+    // speed: the loop is too short to pay for 16 accumulators; at batch 64, 1.32x), and where the grid
+    // keeps enough invocations for every thread (fc3, 8 invocations, 0.90x-0.99x).
+    preferred: (c) => c.B >= 16 && (Math.ceil(c.IN / WIDE) + 1) * Math.ceil(c.OUT / WIDE) >= MIN_INVOCATIONS,
   }),
   dense_backward_weight_vec4: defineKernel({
     shader: "dense_vec4.wgsl",

@@ -1,11 +1,7 @@
 /** The bench's peers, TensorFlow.js and PyTorch, run on the same workloads as our engine. */
 import type { ModelSpec } from "../../models/model.ts";
-import {
-  type PeerInferResult,
-  type PeerModel,
-  type PeerTrainResult,
-  TFJS_DEFAULT_DEFERRED_SUBMIT,
-} from "../peers/tfjs.ts";
+// Types only (erased when run): TF.js itself is imported by the peer's first call, not by the bench's start.
+import type { PeerInferResult, PeerModel, PeerTrainResult } from "../peers/tfjs.ts";
 import { pytorchBench, type PytorchDevice } from "../peers/pytorch.ts";
 import {
   clamp,
@@ -35,6 +31,8 @@ export interface PeerSetting {
 
 export interface Peer {
   readonly path: PathId;
+  /** The library the peer runs in ("TF.js", "jax-js", "PyTorch"): the bench starts one at a time. */
+  readonly library: string;
   /** A cpu path: its slowest cells may be skipped under --quick. */
   readonly onCpu: boolean;
   readonly kernelClock?: string;
@@ -46,26 +44,40 @@ export interface Peer {
   matmulGflops?(batch: number, repeats: number, setting?: number): Promise<number>;
 }
 
+/**
+ * TF.js webgpu's deferred-submit size by default (dispatches per submit): written here, not imported
+ * from lab/peers/tfjs.ts, so that listing the peers loads no TF.js (a test holds it equal to
+ * TFJS_DEFAULT_DEFERRED_SUBMIT).
+ */
+export const TFJS_DEFAULT_DEFERRED_SUBMIT_SIZE = 15;
 /** TF.js webgpu's deferred-submit batch sizes tried: one dispatch per submit, TF.js's default, and more. */
-export const DEFERRED_SUBMIT_VALUES = [1, TFJS_DEFAULT_DEFERRED_SUBMIT, 64];
+export const DEFERRED_SUBMIT_VALUES = [1, TFJS_DEFAULT_DEFERRED_SUBMIT_SIZE, 64];
 
 const TFJS_BACKENDS = ["webgpu", "cpu", "wasm"] as const;
 
-export async function tfjsPeers(): Promise<Peer[]> {
-  const tfjs = await import("../peers/tfjs.ts");
+/**
+ * TF.js on each of its backends. TF.js is imported by a peer's first call, so that nothing of it is
+ * loaded (or started) before the bench runs its cells (an offline bundle, which carries only a
+ * placeholder for it, fails there and records each cell's error).
+ */
+export function tfjsPeers(): Peer[] {
+  const tfjs = () => import("../peers/tfjs.ts");
   return TFJS_BACKENDS.map((backend) => ({
     path: `tfjs-${backend}` as const,
+    library: "TF.js",
     onCpu: backend !== "webgpu",
     kernelClock: backend === "webgpu"
       ? "TF.js profiler (tf.time kernelMs: GPU timestamp queries where the adapter has them)"
       : "TF.js profiler (tf.time kernelMs: wall clock per kernel)",
     ...(backend === "webgpu" ? { setting: { name: "deferred submit", values: DEFERRED_SUBMIT_VALUES } } : {}),
-    train: (model, batch, steps, setting) => tfjs.tfjsTrain(model, backend, batch, steps, setting),
-    infer: (model, batch, batches, setting) => tfjs.tfjsInfer(model, backend, batch, batches, setting),
+    train: async (model, batch, steps, setting) =>
+      (await tfjs()).tfjsTrain(model, backend, batch, steps, setting),
+    infer: async (model, batch, batches, setting) =>
+      (await tfjs()).tfjsInfer(model, backend, batch, batches, setting),
     ...(backend !== "cpu"
       ? {
-        matmulGflops: (batch: number, repeats: number, setting?: number) =>
-          tfjs.tfjsMatmulGflops(DENSE_SIZE, batch, backend, repeats, setting),
+        matmulGflops: async (batch: number, repeats: number, setting?: number) =>
+          (await tfjs()).tfjsMatmulGflops(DENSE_SIZE, batch, backend, repeats, setting),
       }
       : {}),
   }));
@@ -86,6 +98,7 @@ export async function jaxjsPeers(quick: boolean): Promise<Peer[]> {
   const jaxjs = await import("../peers/jaxjs.ts");
   return JAXJS_BACKENDS.map((backend) => ({
     path: `jaxjs-${backend}` as const,
+    library: "jax-js",
     onCpu: backend !== "webgpu",
     ...(backend === "webgpu" ? { kernelClock: jaxjs.JAXJS_KERNEL_CLOCK } : {}),
     setting: { name: jaxjs.JAXJS_READBACK_SETTING, values: jaxjs.JAXJS_READBACK_INTERVALS },
@@ -106,6 +119,7 @@ export function threadCounts(cores: number): number[] {
 export function pytorchPeer(device: PytorchDevice, cores = navigator.hardwareConcurrency): Peer {
   return {
     path: `pytorch-${device}`,
+    library: "PyTorch",
     onCpu: device === "cpu",
     ...(device === "cpu" ? { setting: { name: "threads", values: threadCounts(cores) } } : {}),
     train: (model, batch, steps, threads) =>

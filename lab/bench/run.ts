@@ -74,9 +74,16 @@ export const PLANS: Record<Plan["name"], Plan> = {
   },
 };
 
+/** What a cell measures, and which peer libraries this run had started when it began. */
+export interface CellStart {
+  readonly path: PathId;
+  /** "TF.js", "jax-js", "PyTorch server": started by this run and not stopped (none while ours run). */
+  readonly livePeers: readonly string[];
+}
+
 /** Told when each cell starts (cells done of all, what it measures) and when it ends. */
 export interface BenchProgress {
-  start(done: number, all: number, label: string): void;
+  start(done: number, all: number, label: string, cell: CellStart): void;
   end(): void;
 }
 
@@ -95,6 +102,8 @@ export class BenchRun {
   readonly dense: DenseRow[] = [];
   readonly adapters: Report["adapters"] = {};
   #cellsDone = 0;
+  /** Peer libraries this run has loaded or started, and not stopped. */
+  readonly livePeers = new Set<string>();
   /** Seconds per batch-4 training step, by model and path: sizes the inference passes. */
   readonly #batch4Step = new Map<string, number>();
 
@@ -115,8 +124,12 @@ export class BenchRun {
   }
 
   /** Runs one cell: its result, and its outcome (the time it took; the error's first line if it failed). */
-  async #cell<T>(label: string, work: () => Promise<T>): Promise<{ result?: T; outcome: Outcome }> {
-    this.progress?.start(this.#cellsDone++, this.cellCount, label);
+  async #cell<T>(
+    label: string,
+    path: PathId,
+    work: () => Promise<T>,
+  ): Promise<{ result?: T; outcome: Outcome }> {
+    this.progress?.start(this.#cellsDone++, this.cellCount, label, { path, livePeers: [...this.livePeers] });
     const start = performance.now();
     let result: T | undefined, error: string | undefined;
     try {
@@ -169,6 +182,7 @@ export class BenchRun {
     for (const batch of TRAINING_BATCHES) {
       const { result: rows = [], outcome } = await this.#cell(
         `${label} training, batch ${batch}`,
+        path,
         () =>
           this.#onOwnBackend(
             kind,
@@ -181,6 +195,7 @@ export class BenchRun {
     const estimate = this.#inferenceEstimate(spec.name, path);
     const { result, outcome } = await this.#cell(
       `${label} inference`,
+      path,
       () =>
         this.#onOwnBackend(
           kind,
@@ -204,6 +219,7 @@ export class BenchRun {
       )?.imagesPerSecond;
       const { result, outcome } = await this.#cell(
         `${label} training, batch ${batch}`,
+        peer.path,
         () => peerTraining(peer, model, batch, this.plan, prior),
       );
       this.#addTraining(spec.name, peer.path, batch, { ...result, ...outcome });
@@ -211,28 +227,55 @@ export class BenchRun {
     const estimate = this.#inferenceEstimate(spec.name, peer.path);
     const { result, outcome } = await this.#cell(
       `${label} inference`,
+      peer.path,
       () => peerInference(peer, model, this.plan, estimate),
     );
     this.inference.push({ model: spec.name, path: peer.path, batch: INFERENCE_BATCH, ...result, ...outcome });
   }
 
-  async denseKernels(): Promise<void> {
+  /** Our dense kernel at each training batch. */
+  async oursDense(): Promise<void> {
     for (const batch of TRAINING_BATCHES) {
       // Today's dense kernel: tuning a 4096x4096 layer's variants here would cost the bench minutes on
       // a software adapter; the models' rows run (and name) the tuned choices.
       const { result, outcome } = await this.#cell(
         `dense ${DENSE_SIZE}, batch ${batch}`,
+        "ours-webgpu",
         () => this.#onOwnBackend("webgpu", (backend) => oursDense(backend, batch, this.plan, "fixed")),
       );
       this.dense.push({ path: "ours-webgpu", batch, size: DENSE_SIZE, ...result, ...outcome });
-      for (const peer of this.peers.filter((peer) => peer.matmulGflops)) {
-        const { result, outcome } = await this.#cell(
-          `dense ${DENSE_SIZE} ${PATH_LABELS[peer.path]}, batch ${batch}`,
-          () => peerDense(peer, batch, this.plan),
-        );
-        this.dense.push({ path: peer.path, batch, size: DENSE_SIZE, ...result, ...outcome });
-      }
     }
+  }
+
+  /** A peer's matMul at each training batch, where it has one. */
+  async peerDense(peer: Peer): Promise<void> {
+    if (!peer.matmulGflops) return;
+    for (const batch of TRAINING_BATCHES) {
+      const { result, outcome } = await this.#cell(
+        `dense ${DENSE_SIZE} ${PATH_LABELS[peer.path]}, batch ${batch}`,
+        peer.path,
+        () => peerDense(peer, batch, this.plan),
+      );
+      this.dense.push({ path: peer.path, batch, size: DENSE_SIZE, ...result, ...outcome });
+    }
+  }
+
+  /**
+   * The rows in reading order (as a model-by-model run would give them): by model, then ours before
+   * the peers in `peers` order; dense rows by batch, ours first. Rows of one path keep their order.
+   */
+  sortRows(models: readonly string[]): void {
+    const rank = (path: PathId) =>
+      path.startsWith("ours-webgpu")
+        ? 0
+        : path === "ours-cpu"
+        ? 1
+        : 2 + this.peers.findIndex((p) => p.path === path);
+    const byModel = (a: { model: string; path: PathId }, b: { model: string; path: PathId }) =>
+      models.indexOf(a.model) - models.indexOf(b.model) || rank(a.path) - rank(b.path);
+    this.training.sort(byModel);
+    this.inference.sort(byModel);
+    this.dense.sort((a, b) => a.batch - b.batch || rank(a.path) - rank(b.path));
   }
 }
 
@@ -251,13 +294,17 @@ export interface BenchSettings {
   readonly progress?: BenchProgress;
 }
 
-/** Runs every cell (ours, then the peers, per model; then the dense kernels) and gathers the report. */
+/** Runs every cell (all of ours, then each peer library's) and gathers the report. */
 export async function runBench(settings: BenchSettings): Promise<Report> {
   const { plan, specs, kernels } = settings;
   const started = performance.now(), date = new Date().toISOString();
   const loadAverage = Deno.loadavg();
   const data = await loadStudyData(settings.dataDir, undefined, undefined, 1);
 
+  // The peers are listed first (for the cell count) but nothing of theirs is started: TF.js is imported
+  // by its first call, jax-js starts its devices (and wasm workers) on first use, and PyTorch's
+  // server is started just before its cells. So that no peer's process, worker or device is alive
+  // while ours run, all of our cells come first; then each peer library's cells, one at a time.
   const peers: Peer[] = [];
   let pytorchLine: string | undefined, tfjsLine: string | undefined, jaxjsLine: string | undefined;
   let pytorchInfo: Awaited<ReturnType<typeof pytorchAvailable>> | undefined;
@@ -265,13 +312,7 @@ export async function runBench(settings: BenchSettings): Promise<Report> {
     settings.peers === true || (Array.isArray(settings.peers) && settings.peers.includes(path));
   const wantedOf = (library: string) =>
     Object.keys(PATH_LABELS).some((path) => path.startsWith(library) && wanted(path as PathId));
-  if (wantedOf("tfjs")) {
-    try {
-      peers.push(...(await tfjsPeers()).filter((peer) => wanted(peer.path)));
-    } catch (error) {
-      tfjsLine = `not available (${firstLine(error)})`;
-    }
-  }
+  if (wantedOf("tfjs")) peers.push(...tfjsPeers().filter((peer) => wanted(peer.path)));
   if (wantedOf("jaxjs")) {
     try {
       peers.push(...(await jaxjsPeers(plan.name === "quick")).filter((peer) => wanted(peer.path)));
@@ -280,10 +321,10 @@ export async function runBench(settings: BenchSettings): Promise<Report> {
     }
   }
   if (wantedOf("pytorch")) {
+    // The probe's python process has ended when this returns.
     const pytorch = pytorchInfo = await pytorchAvailable();
     pytorchLine = pytorch.ok ? pytorch.why : `not available (${pytorch.why})`;
     if (pytorch.ok) {
-      await startPytorchServer();
       const devices = pytorch.device === "cuda" ? ["cpu", "cuda"] as const : ["cpu"] as const;
       peers.push(...devices.map((device) => pytorchPeer(device)).filter((peer) => wanted(peer.path)));
     }
@@ -294,15 +335,35 @@ export async function runBench(settings: BenchSettings): Promise<Report> {
   const run = new BenchRun(plan, data, peers, cellCount, kernels, settings.progress);
   for (const spec of specs) {
     for (const kind of ["webgpu", "cpu"] as const) await run.ours(spec, kind);
-    for (const peer of peers) await run.peer(spec, peer);
   }
-  await run.denseKernels();
-  await stopPytorchServer();
+  await run.oursDense();
+  for (const library of new Set(peers.map((peer) => peer.library))) {
+    const ofLibrary = peers.filter((peer) => peer.library === library);
+    if (library === "PyTorch") await startPytorchServer();
+    run.livePeers.add(library);
+    try {
+      for (const peer of ofLibrary) {
+        for (const spec of specs) await run.peer(spec, peer);
+        await run.peerDense(peer);
+      }
+    } finally {
+      // TF.js and jax-js live in this process and cannot be unloaded; PyTorch's server is stopped.
+      if (library === "PyTorch") {
+        await stopPytorchServer();
+        run.livePeers.delete(library);
+      }
+    }
+  }
+  run.sortRows(specs.map((spec) => spec.name));
   if (pytorchLine) run.adapters.pytorch = pytorchLine;
   if (peers.some((peer) => peer.path.startsWith("tfjs"))) {
-    const { tfjsAdapterName, tfjsWasmLine } = await import("../peers/tfjs.ts");
-    tfjsLine = tfjsAdapterName() || "not started";
-    run.adapters.tfjsWasm = tfjsWasmLine() || "not started";
+    try {
+      const { tfjsAdapterName, tfjsWasmLine } = await import("../peers/tfjs.ts");
+      tfjsLine = tfjsAdapterName() || "not started";
+      run.adapters.tfjsWasm = tfjsWasmLine() || "not started";
+    } catch (error) {
+      tfjsLine = `not available (${firstLine(error)})`;
+    }
   }
   if (tfjsLine) run.adapters.tfjsWebgpu = tfjsLine;
   const jaxjsRun = peers.filter((peer) => peer.path.startsWith("jaxjs"));

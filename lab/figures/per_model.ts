@@ -10,6 +10,7 @@ import {
   PANEL_HEADER,
   PATH_COLOR,
   PATH_LABELS,
+  PEER_LABELS,
   type Point,
 } from "./style.ts";
 
@@ -78,7 +79,8 @@ export function inferenceTimeSpec(
       ["streamed", point.streamedMs, point.streamedMsP10, point.streamedMsP90],
       ["latency", point.latencyMs, point.latencyMsP10, point.latencyMsP90],
     ] as const).flatMap(([clock, median, p10, p90]) =>
-      median === null || median <= 0
+      // A peer's figure is its one-batch wall time: its latency point would repeat it.
+      median === null || median <= 0 || (clock === "latency" && PEER_LABELS.has(point.path))
         ? []
         : [{ model: point.model, path: point.path, clock: CLOCK_LABELS[clock], median, p10, p90 }]
     )

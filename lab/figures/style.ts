@@ -2,7 +2,7 @@
  * What the study's figures share: the plotted point (a results row in the units the axes show), the
  * families' and paths' labels and colours, the accuracy and model axes, fonts and panel headers.
  */
-import type { ExecutionPath, Family } from "../results.ts";
+import type { Family, ResultPath } from "../results.ts";
 import type { SeedSummary } from "../seeds.ts";
 
 export const FAMILY_LABELS: Record<Family, string> = {
@@ -11,7 +11,18 @@ export const FAMILY_LABELS: Record<Family, string> = {
   mlp2: "MLP, two hidden layers",
 };
 
-export const PATH_LABELS: Record<ExecutionPath, string> = { cpu: "CPU", webgpu: "WebGPU" };
+export const PATH_LABELS: Record<ResultPath, string> = {
+  cpu: "CPU",
+  webgpu: "WebGPU",
+  "pytorch-cpu": "PyTorch CPU",
+  "pytorch-cuda": "PyTorch CUDA",
+};
+
+/** The peers' labels: their series are drawn beside ours. */
+export const PEER_LABELS: ReadonlySet<string> = new Set([
+  PATH_LABELS["pytorch-cpu"],
+  PATH_LABELS["pytorch-cuda"],
+]);
 
 /** One plotted row: the columns a figure reads, in the units its axes show. */
 export interface Point {
@@ -74,7 +85,7 @@ export const PATH_COLOR = {
   field: "path",
   type: "nominal",
   title: "Execution path",
-  scale: { domain: Object.values(PATH_LABELS), range: ["#7f7f7f", "#ff7f0e"] },
+  scale: { domain: Object.values(PATH_LABELS), range: ["#7f7f7f", "#ff7f0e", "#9467bd", "#8c564b"] },
 } as const;
 
 export const ACCURACY_AXIS = { title: "Test accuracy", format: ".1%" };

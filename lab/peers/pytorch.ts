@@ -17,6 +17,8 @@ export interface PytorchAvailability {
   defaultThreads?: number;
   /** The python3 that imports torch, e.g. for a script of one's own. */
   python?: string;
+  /** torch.__version__. */
+  torch?: string;
 }
 /** `threads`: torch.set_num_threads for this call; PyTorch's own default where absent. */
 export type PytorchRequest =
@@ -47,8 +49,10 @@ export type PytorchRequest =
 export interface PeerMatmulResult {
   gflops: number;
 }
+/** An inference answer carries PyTorch's own count of the network's parameters. */
+export type PytorchInferResult = PeerInferResult & { parameters: number };
 export type PytorchResult<R extends PytorchRequest> = R extends { workload: "train" } ? PeerTrainResult
-  : R extends { workload: "infer" } ? PeerInferResult
+  : R extends { workload: "infer" } ? PytorchInferResult
   : PeerMatmulResult;
 
 const PEER_SCRIPT = fileURLToPath(new URL("./pytorch_peer.py", import.meta.url));
@@ -107,6 +111,7 @@ function findInterpreter() {
           blas: probe.blas,
           defaultThreads: probe.threads,
           python,
+          torch: probe.torch,
         },
       };
     }
@@ -196,6 +201,49 @@ export async function pytorchBench<R extends PytorchRequest>(request: R): Promis
   return JSON.parse(reply.line);
 }
 
+const OP_BYTES_SCRIPT = fileURLToPath(new URL("./pytorch_op_bytes.py", import.meta.url));
+
+/** op_bytes in PyTorch's words (pytorch_op_bytes.py), per model name: its profiler's runs and the hooks' count. */
+export interface PytorchOpBytes {
+  /** Bytes the modules' outputs that are not views take (forward hooks): exact. */
+  written: Record<string, number>;
+  /** The profiler's figure, seven runs (PyTorch 1.13 now and then gives an operator a neighbour's bytes). */
+  profiler: Record<string, number[]>;
+}
+
+/** Runs pytorch_op_bytes.py on the models at one batch size. */
+export function pytorchOpBytes(models: readonly PeerModel[], batch: number): Promise<PytorchOpBytes> {
+  return runScript(OP_BYTES_SCRIPT, { models, batch }, "PyTorch's profiler could not count op_bytes");
+}
+
+/** Starts one of the peer's scripts with torch's python and hands it `request` as JSON on stdin. */
+async function spawnScript(script: string, request: object): Promise<Deno.ChildProcess> {
+  const { python, availability } = await findInterpreter();
+  if (!python) throw new UserError(`PyTorch unavailable: ${availability.why}`);
+  const child = new Deno.Command(python, {
+    args: [script],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(JSON.stringify(request)));
+  await writer.close();
+  return child;
+}
+
+/**
+ * Runs one of the peer's one-shot scripts: the request as JSON on stdin, its answer the last line of
+ * stdout; a failure is a UserError with `failure` and the script's last line of stderr.
+ */
+async function runScript<T>(script: string, request: object, failure: string): Promise<T> {
+  const child = await spawnScript(script, request);
+  const { success, stdout, stderr } = await child.output();
+  const text = new TextDecoder().decode(success ? stdout : stderr).trim().split("\n").at(-1) ?? "";
+  if (!success) throw new UserError(`${failure}: ${text}`);
+  return JSON.parse(text);
+}
+
 const CHECKPOINT_SCRIPT = fileURLToPath(new URL("./pytorch_checkpoint.py", import.meta.url));
 
 export interface PytorchCheckpointResult {
@@ -208,29 +256,17 @@ export interface PytorchCheckpointResult {
  * Loads one of our checkpoints into the PyTorch module of the same network (strict=True) and
  * measures its test accuracy on the IDX files in `mnistDir`.
  */
-export async function pytorchEvaluateCheckpoint(
+export function pytorchEvaluateCheckpoint(
   checkpoint: string,
   model: string,
   mnistDir: string,
   testLimit?: number,
 ): Promise<PytorchCheckpointResult> {
-  const { python, availability } = await findInterpreter();
-  if (!python) throw new UserError(`PyTorch unavailable: ${availability.why}`);
-  const child = new Deno.Command(python, {
-    args: [CHECKPOINT_SCRIPT],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(
-    new TextEncoder().encode(JSON.stringify({ checkpoint, model, mnist: mnistDir, testLimit })),
+  return runScript(
+    CHECKPOINT_SCRIPT,
+    { checkpoint, model, mnist: mnistDir, testLimit },
+    `PyTorch could not load ${checkpoint}`,
   );
-  await writer.close();
-  const { success, stdout, stderr } = await child.output();
-  const text = new TextDecoder().decode(success ? stdout : stderr).trim().split("\n").at(-1) ?? "";
-  if (!success) throw new UserError(`PyTorch could not load ${checkpoint}: ${text}`);
-  return JSON.parse(text);
 }
 
 const CROSSCHECK_SCRIPT = fileURLToPath(new URL("./pytorch_crosscheck.py", import.meta.url));
@@ -280,17 +316,7 @@ export async function pytorchTrainFrom(
   request: PytorchCrosscheckRequest,
   onEpoch?: (epoch: PytorchEpoch) => void,
 ): Promise<{ info: PytorchRunInfo; epochs: PytorchEpoch[] }> {
-  const { python, availability } = await findInterpreter();
-  if (!python) throw new UserError(`PyTorch unavailable: ${availability.why}`);
-  const child = new Deno.Command(python, {
-    args: [CROSSCHECK_SCRIPT],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(JSON.stringify(request)));
-  await writer.close();
+  const child = await spawnScript(CROSSCHECK_SCRIPT, request);
   const stderr = new Response(child.stderr).text();
   let info: PytorchRunInfo | undefined;
   const epochs: PytorchEpoch[] = [];

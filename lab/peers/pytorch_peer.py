@@ -118,6 +118,7 @@ def infer(request):
         latencies.append((time.perf_counter() - begin) * 1000)
     latencies.sort()
     return {
+        "parameters": sum(parameter.numel() for parameter in network.parameters()),
         "streamedMsPerBatch": streamed_ms,
         "latencyMs": {
             "median": percentile(latencies, 0.5),

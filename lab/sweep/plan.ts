@@ -133,12 +133,19 @@ export function pendingPaths(sweep: Sweep, model: string, seed: number): Executi
   return sweep.paths.filter((path) => !final.has(path));
 }
 
+/** Models x seeds in the study's order, this shard's share. */
+export function shardWork(
+  sweep: Pick<Sweep, "models" | "seeds">,
+  shard: Shard | undefined,
+): { model: string; seed: number }[] {
+  const all = sweep.models.flatMap((model) => sweep.seeds.map((seed) => ({ model, seed })));
+  return shard ? all.filter((_, i) => i % shard.of === shard.index) : all;
+}
+
 /** Models x seeds in the study's order, this shard's share, less what an earlier run finished. */
 export function planTasks(sweep: Sweep, shard: Shard | undefined): Task[] {
-  const all = sweep.models.flatMap((model) => sweep.seeds.map((seed) => ({ model, seed })));
-  const mine = shard ? all.filter((_, i) => i % shard.of === shard.index) : all;
   const tasks: Task[] = [];
-  for (const { model, seed } of mine) {
+  for (const { model, seed } of shardWork(sweep, shard)) {
     const pending = pendingPaths(sweep, model, seed);
     if (pending.length === 0) console.log(`${model} seed ${seed}: measured in an earlier run, skipped`);
     else tasks.push({ model, seed, pending });

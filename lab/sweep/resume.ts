@@ -85,24 +85,39 @@ export function protocolMetadata(sweep: Sweep, task: Pick<Task, "model" | "seed"
   };
 }
 
-/** The model as an earlier run saved it in --save-dir, if it was trained exactly as this run would. */
-export async function fromCheckpoint(sweep: Sweep, task: Task, tag: string): Promise<Trained | undefined> {
-  if (!sweep.saveDir) return undefined;
-  const path = checkpointPath(sweep.saveDir, task);
+/**
+ * Why the checkpoint at `path` cannot stand for this task's training (missing, unreadable, trained with
+ * another protocol), or undefined when it can.
+ */
+export async function checkpointTrainedAs(
+  sweep: Sweep,
+  task: Pick<Task, "model" | "seed">,
+  path: string,
+): Promise<string | undefined> {
   let metadata: Record<string, string>;
   try {
     metadata = (await loadSafetensors(path)).metadata;
   } catch (error) {
     const missing = error instanceof UserError && /no such file/.test(error.message);
-    if (!missing) console.log(`${tag}: not using ${path} (${(error as Error).message}); training again`);
-    return undefined;
+    return missing ? `no checkpoint ${path}` : `${path}: ${oneLine((error as Error).message)}`;
   }
   const expected = protocolMetadata(sweep, task);
   const differs = Object.keys(expected).find((key) => metadata[key] !== expected[key]);
-  if (differs) {
-    console.log(`${tag}: ${path} was trained with another ${differs}; training again`);
+  return differs ? `${path} was trained with another ${differs}` : undefined;
+}
+
+/** The model as an earlier run saved it in --save-dir, if it was trained exactly as this run would. */
+export async function fromCheckpoint(sweep: Sweep, task: Task, tag: string): Promise<Trained | undefined> {
+  if (!sweep.saveDir) return undefined;
+  const path = checkpointPath(sweep.saveDir, task);
+  const problem = await checkpointTrainedAs(sweep, task, path);
+  if (problem) {
+    if (!problem.startsWith("no checkpoint")) {
+      console.log(`${tag}: not using it (${problem}); training again`);
+    }
     return undefined;
   }
+  const { metadata } = await loadSafetensors(path);
   console.log(`${tag}: trained in an earlier run, measuring ${path}`);
   return {
     parameters: Number(metadata.parameters),

@@ -5,7 +5,7 @@
 import { UserError } from "../../engine/errors.ts";
 import type { CompiledModel } from "../../models/model.ts";
 import { DivergedError } from "../../models/trainer.ts";
-import type { ExecutionPath, ResultRow } from "../results.ts";
+import { isOurPath, type ResultPath, type ResultRow } from "../results.ts";
 import { familyOf, hiddenSizes, measuredColumns, type PathMeasurement } from "../study.ts";
 import { formatSchedule, oneLine, type Sweep } from "./plan.ts";
 
@@ -45,7 +45,7 @@ export function resultRow(
   sweep: Sweep,
   name: string,
   seed: number,
-  path: ExecutionPath,
+  path: ResultPath,
   status: string,
   trained?: Trained,
   measured?: PathMeasurement,
@@ -59,7 +59,7 @@ export function resultRow(
     hidden2,
     parameters: measured?.parameters ?? trained?.parameters ?? null,
     path,
-    adapter: measured?.adapter ?? sweep.adapters.get(path) ?? "",
+    adapter: measured?.adapter ?? (isOurPath(path) ? sweep.adapters.get(path) : undefined) ?? "",
     epochs: sweep.epochs,
     train_images: sweep.epochs * sweep.data.trainCount,
     seed,
@@ -79,5 +79,7 @@ export function resultRow(
     ...measuredColumns(measured),
     train_seconds: trained?.trainSeconds ?? null,
     status,
+    threads: null,
+    note: "",
   };
 }

@@ -7,7 +7,7 @@
  */
 import { dirname } from "node:path";
 import type { BackendKind } from "../../engine/backend.ts";
-import { checkOutputFile, checkWritableDir, ensureWritableDir } from "../../io/files.ts";
+import { checkOutputFile, checkWritableDir, ensureWritableDir, exists } from "../../io/files.ts";
 import { saveCheckpoint } from "../../io/checkpoint_file.ts";
 import { ProgressLine } from "../../io/progress.ts";
 import { compileModel, kernelMode } from "../../io/tuning_cache.ts";
@@ -20,7 +20,11 @@ import type { ScheduleEntry } from "../protocol.ts";
 import { writeFigures } from "../report.ts";
 import type { ExecutionPath } from "../results.ts";
 import { adapterLine, deviceDataSets, loadStudyData } from "../session.ts";
-import { ResultStore } from "../store.ts";
+import { ResultStore, storePath } from "../store.ts";
+import { UserError } from "../../engine/errors.ts";
+import { parseSchedule } from "../protocol.ts";
+import { backendKind } from "../session.ts";
+import { measurePeers, type PeerName, pytorchPaths, storeWork } from "./peers.ts";
 import {
   describeMeasurement,
   measureOnPath,
@@ -37,6 +41,7 @@ import {
   pendingPaths,
   planTasks,
   type Shard,
+  shardWork,
   studyProtocol,
   type Sweep,
   type Task,
@@ -79,6 +84,13 @@ export interface SweepRequest {
   readonly task?: { readonly model: string; readonly seed: number };
   /** How a job's process is started (--jobs). */
   readonly jobCommand: JobCommand;
+  /** Peer frameworks measured beside our paths (--peers; none by default). */
+  readonly peers: PeerName[];
+  /**
+   * Measure only the peers, into the existing store at `out`, for the models (of `models`, or all where
+   * it is empty) and seeds it has rows for, with its protocol; nothing is trained and no row already there changes (--peers-only).
+   */
+  readonly peersOnly: boolean;
 }
 
 /** The time limit came: the model stopped after a finished epoch, and resumes there. */
@@ -90,6 +102,9 @@ export async function runSweep(request: SweepRequest): Promise<void> {
     request;
   const { saveDir, shard, budgetHours, timeLimitMinutes, task } = request;
   const stateDir = `${out.replace(/\.csv$/i, "")}.state`;
+  if (request.peersOnly) return await addPeerRows(request);
+  // Refused at the door where torch is missing; a job's process leaves the peers to its parent.
+  const peers = request.peers.includes("pytorch") && !task ? await pytorchPaths() : undefined;
   // Fail before hours of work, not after: every output must be writable.
   await checkOutputFile(out, "--out");
   await ensureWritableDir(dirname(out));
@@ -153,6 +168,14 @@ export async function runSweep(request: SweepRequest): Promise<void> {
     const unfinished = jobs === 1
       ? await runInProcess(sweep, runnable)
       : await runJobs(sweep, runnable, jobs, request.jobCommand);
+    if (peers) {
+      // After the training, so that no PyTorch timing shares the cores with it.
+      // The models and seeds of this share that are done on our paths: one the time limit cut short is
+      // measured by the rerun that finishes it, with its checkpoint.
+      const done = new Set(storeWork(store.rows()).map(({ model, seed }) => `${model}|${seed}`));
+      const work = shardWork(sweep, shard).filter(({ model, seed }) => done.has(`${model}|${seed}`));
+      await measurePeers(sweep, work, peers.paths, peers.torch);
+    }
     const minutes = (performance.now() - start) / 60000;
     console.log(
       `sweep: ${runnable.length - unfinished.length} of ${runnable.length} models done in ${
@@ -171,6 +194,65 @@ export async function runSweep(request: SweepRequest): Promise<void> {
     }
     const files = await writeFigures(rows, figures);
     console.log(`sweep: wrote ${files.length} figure files to ${figures}`);
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * --peers-only: PyTorch rows added to an existing store for the models and seeds it holds, with the
+ * store's own protocol (so an older store gains them without retraining anything); rows already there
+ * are kept as they are, and a rerun measures only what is still missing.
+ */
+async function addPeerRows(request: SweepRequest): Promise<void> {
+  if (!request.peers.includes("pytorch")) {
+    throw new UserError("--peers-only needs the peers to measure: add --peers pytorch");
+  }
+  const { out } = request;
+  if (!await exists(storePath(out))) {
+    throw new UserError(
+      `--peers-only adds rows to an existing store, and ${out} has none (${storePath(out)})`,
+    );
+  }
+  const peers = await pytorchPaths();
+  const store = ResultStore.open(out);
+  try {
+    const protocol = store.protocol();
+    if (!protocol) throw new UserError(`${out} holds no study yet: run the sweep first`);
+    const epochs = Number(protocol.epochs), batchSize = Number(protocol["batch size"]);
+    const dataset = protocol["data set"];
+    const data = await loadStudyData(
+      dataset === "mnist" ? undefined : dataset,
+      Number(protocol["training images per epoch"]),
+      Number(protocol["test images"]),
+      batchSize,
+    );
+    const rows = store.rows();
+    const work = storeWork(rows).filter(({ model }) =>
+      request.models.length === 0 || request.models.includes(model)
+    );
+    const sweep: Sweep = {
+      models: [...new Set(work.map((item) => item.model))],
+      seeds: [...new Set(work.map((item) => item.seed))],
+      paths: [],
+      trainBackend: backendKind(protocol["training backend"], "the store's training backend"),
+      epochs,
+      batchSize,
+      schedule: parseSchedule(protocol["learning-rate schedule"]),
+      data,
+      dataset,
+      measure: request.measure,
+      out,
+      store,
+      stateDir: "",
+      saveDir: request.saveDir,
+      adapters: new Map(),
+      deadline: request.timeLimitMinutes === undefined
+        ? Infinity
+        : performance.now() + request.timeLimitMinutes * 60_000,
+    };
+    await measurePeers(sweep, work, peers.paths, peers.torch);
+    console.log(`sweep: ${out} now holds ${store.rows().length} rows`);
   } finally {
     store.close();
   }

@@ -93,11 +93,20 @@ for (const kind of ["cpu", "webgpu"] as const) {
   });
 }
 
-/** Today's kernel choices as the layers made them before the registry did: the fixed path must not move. */
-function chosenByTheLayersBefore(op: string, B: number, IN: number): string {
-  const wide = IN % 4 === 0;
+/**
+ * The kernel choices as the layers made them before the registry did, written out again; since issue
+ * 23 the backward ops take 16 x 16 tiles from a batch of 16 on where their grid has 32 invocations.
+ */
+function chosenByTheLayersBefore(op: string, B: number, IN: number, OUT: number): string {
+  const wide = IN % 4 === 0, tiles = (n: number) => Math.ceil(n / 16);
   if (op === "dense_forward") {
     return !wide ? "dense_forward" : B >= 16 ? "dense_forward_vec4_batch16" : "dense_forward_vec4";
+  }
+  if (wide && B >= 16 && op === "dense_backward_input" && tiles(IN) * tiles(B) >= 32) {
+    return "dense_backward_input_vec4_batch16";
+  }
+  if (wide && B >= 16 && op === "dense_backward_weight" && (tiles(IN) + 1) * tiles(OUT) >= 32) {
+    return "dense_backward_weight_vec4_rows16";
   }
   return wide ? `${op}_vec4` : op;
 }
@@ -105,13 +114,15 @@ function chosenByTheLayersBefore(op: string, B: number, IN: number): string {
 Deno.test("defaultFor: the untuned kernel of each dense op is the one the layer chose before, at every shape", () => {
   for (const B of [1, 3, 4, 15, 16, 17, 64]) {
     for (const IN of [1, 30, 84, 100, 120, 400, 784, 4096]) {
-      for (const op of ["dense_forward", "dense_backward_input", "dense_backward_weight"]) {
-        const c = { B, IN, OUT: 10 };
-        assert.equal(
-          defaultFor(op, c).entry,
-          chosenByTheLayersBefore(op, B, IN),
-          `${op} at B ${B}, IN ${IN}`,
-        );
+      for (const OUT of [10, 100, 300]) {
+        for (const op of ["dense_forward", "dense_backward_input", "dense_backward_weight"]) {
+          const c = { B, IN, OUT };
+          assert.equal(
+            defaultFor(op, c).entry,
+            chosenByTheLayersBefore(op, B, IN, OUT),
+            `${op} at B ${B}, IN ${IN}, OUT ${OUT}`,
+          );
+        }
       }
     }
   }
@@ -139,7 +150,7 @@ Deno.test("a model compiled with fixed kernels runs the kernels the layers chose
     const expected: string[] = [];
     for (const layer of model.layers) {
       if (layer instanceof Dense) {
-        expected.push(chosenByTheLayersBefore("dense_forward", batch, layer.inFeatures));
+        expected.push(chosenByTheLayersBefore("dense_forward", batch, layer.inFeatures, layer.outFeatures));
       }
       if (layer instanceof Conv2d) expected.push("conv2d_forward");
     }
@@ -147,9 +158,9 @@ Deno.test("a model compiled with fixed kernels runs the kernels the layers chose
       layer instanceof Dense
         ? [
           ...(i < all.length - 1
-            ? [chosenByTheLayersBefore("dense_backward_input", batch, layer.inFeatures)]
+            ? [chosenByTheLayersBefore("dense_backward_input", batch, layer.inFeatures, layer.outFeatures)]
             : []),
-          chosenByTheLayersBefore("dense_backward_weight", batch, layer.inFeatures),
+          chosenByTheLayersBefore("dense_backward_weight", batch, layer.inFeatures, layer.outFeatures),
         ]
         : []
     );

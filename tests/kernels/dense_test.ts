@@ -118,7 +118,13 @@ const VEC4 = [
   kernels.dense_backward_weight_vec4,
 ];
 const VEC4_AND_SCALAR = [...VEC4, ...SCALAR];
-const BATCH16 = [kernels.dense_forward_vec4_batch16, kernels.dense_forward];
+/** The 16 x 16 tiles (16 samples, or 16 rows of a weight gradient) and the scalar kernels beside them. */
+const TILE16 = [
+  kernels.dense_forward_vec4_batch16,
+  kernels.dense_backward_input_vec4_batch16,
+  kernels.dense_backward_weight_vec4_rows16,
+  ...SCALAR,
+];
 const EVERY = "every variant";
 const { identity, relu, tanh } = ACT;
 
@@ -171,11 +177,13 @@ const SHAPES: [Kernel[] | typeof EVERY, Constants][] = [
   [VEC4_AND_SCALAR, { B: 7, IN: 36, OUT: 10, ACT: tanh }],
   [VEC4_AND_SCALAR, { B: 64, IN: 68, OUT: 23, ACT: tanh }],
   [VEC4_AND_SCALAR, { B: 5, IN: 36, OUT: 23, OUT_TOTAL: 70, O0: 41, ACT: tanh, ACCUMULATE: 1 }],
-  // Batch tiles of 16 that the batch fills, leaves short, and spans several times.
-  [BATCH16, { B: 16, IN: 36, OUT: 10, ACT: relu }],
-  [BATCH16, { B: 21, IN: 68, OUT: 23, ACT: relu }],
-  [BATCH16, { B: 64, IN: 784, OUT: 70, ACT: relu }],
-  [BATCH16, { B: 33, IN: 16, OUT: 17, ACT: relu }],
+  // Tiles of 16 samples or rows that the batch (or OUT) fills, leaves short, and spans several times.
+  [TILE16, { B: 16, IN: 36, OUT: 10, ACT: relu }],
+  [TILE16, { B: 21, IN: 68, OUT: 23, ACT: relu }],
+  [TILE16, { B: 64, IN: 784, OUT: 70, ACT: relu }],
+  [TILE16, { B: 33, IN: 16, OUT: 17, ACT: relu }],
+  [TILE16, { B: 64, IN: 300, OUT: 100, ACT: relu }],
+  [TILE16, { B: 20, IN: 36, OUT: 23, OUT_TOTAL: 70, O0: 41, ACT: tanh, ACCUMULATE: 1 }],
 ];
 
 /** The kernels a row names, or every registered variant of the three ops that supports its shape. */
@@ -202,12 +210,14 @@ Deno.test("dense kernels: every registered variant is checked above", () => {
 
 // ---------- against PyTorch ----------
 
-/** The layer's backward as it dispatches it (identity: g = dy), at a learning rate. */
+/** The layer's backward as it dispatches it (identity: g = dy), at a learning rate, with the kernels given. */
 function backward(
   backend: Backend,
   d: Record<string, ArrayLike<number>>,
   c: Constants,
   learningRate: number,
+  input: Kernel = kernels.dense_backward_input,
+  weight: Kernel = kernels.dense_backward_weight,
 ) {
   return runProgram(backend, {
     x: f32(d.x),
@@ -219,8 +229,8 @@ function backward(
     grad_b: f32(poison(d.b.length)),
     learning_rate: f32([learningRate]),
   }, [
-    [kernels.dense_backward_input, same("g", "w", "dx"), c],
-    [kernels.dense_backward_weight, {
+    [input, same("g", "w", "dx"), c],
+    [weight, {
       ...same("x", "g", "grad_w", "grad_b", "learning_rate"),
       w_train: "w",
       b_train: "b",
@@ -252,6 +262,60 @@ Deno.test("dense twins match PyTorch: y, dx, dW, db, and the fused SGD step", as
     Float32Array.from(value, (v, i) => v - 0.5 * grad[i]);
   assertClose(stepped.w, sgd(d.w, golden.outputs.dW.data), "W - 0.5 dW");
   assertClose(stepped.b, sgd(d.b, golden.outputs.db.data), "b - 0.5 db");
+});
+
+/** Each row of a [rows, width] array, `extra` zeros appended to it. */
+function padRows(values: ArrayLike<number>, width: number, extra: number): Float32Array {
+  const rows = values.length / width, padded = new Float32Array(rows * (width + extra));
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < width; i++) padded[r * (width + extra) + i] = values[r * width + i];
+  }
+  return padded;
+}
+
+/** The first `width` columns of each row of a [rows, width + extra] array. */
+function unpadRows(values: ArrayLike<number>, width: number, extra: number): Float32Array {
+  const rows = values.length / (width + extra), kept = new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < width; i++) kept[r * width + i] = values[r * (width + extra) + i];
+  }
+  return kept;
+}
+
+Deno.test("every dense variant matches PyTorch (inputs padded with a zero feature to a multiple of 4), twin and GPU", async (t) => {
+  const golden = loadGolden("dense");
+  const { x, W, b, dy } = golden.inputs;
+  const [B, IN] = x.shape, [OUT] = W.shape;
+  // A zero input feature (with its own weights zero) changes no output, and its gradients are not compared.
+  const extra = (4 - (IN % 4)) % 4, WIDE = IN + extra;
+  const c = { B, IN: WIDE, OUT, ACT: ACT.identity };
+  const d = { x: padRows(x.data, IN, extra), w: padRows(W.data, IN, extra), b: b.data, dy: dy.data };
+  const backends: Backend[] = [cpuBackend()];
+  const gpu = await gpuBackend();
+  if (gpu) backends.push(gpu);
+  for (const backend of backends) {
+    for (const forward of variantsOf("dense_forward", c)) {
+      await t.step(`${backend.kind} ${forward.entry}`, async () => {
+        const bindings = { x: f32(d.x), w: f32(d.w), b: f32(d.b), y: f32(poison(B * OUT)) };
+        const { y } = await runProgram(backend, bindings, [[forward, same("x", "w", "b", "y"), c]]);
+        assertClose(y, golden.outputs.y.data, "y");
+      });
+    }
+    const inputs = variantsOf("dense_backward_input", c), weights = variantsOf("dense_backward_weight", c);
+    for (let i = 0; i < Math.max(inputs.length, weights.length); i++) {
+      const input = inputs[i % inputs.length], weight = weights[i % weights.length];
+      await t.step(`${backend.kind} ${input.entry}, ${weight.entry}`, async () => {
+        const stepped = await backward(backend, d, c, 0.5, input, weight);
+        assertClose(unpadRows(stepped.dx, IN, extra), golden.outputs.dx.data, "dx");
+        assertClose(unpadRows(stepped.grad_w, IN, extra), golden.outputs.dW.data, "dW");
+        assertClose(stepped.grad_b, golden.outputs.db.data, "db");
+        const sgd = (value: ArrayLike<number>, grad: ArrayLike<number>) =>
+          Float32Array.from(value, (v, i) => v - 0.5 * grad[i]);
+        assertClose(unpadRows(stepped.w, IN, extra), sgd(W.data, golden.outputs.dW.data), "W - 0.5 dW");
+        assertClose(stepped.b, sgd(b.data, golden.outputs.db.data), "b - 0.5 db");
+      });
+    }
+  }
 });
 
 // ---------- a layer too large for one binding ----------

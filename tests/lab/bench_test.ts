@@ -15,7 +15,11 @@ import {
   type Plan,
   type TrainingRow,
 } from "../../lab/bench/rows.ts";
-import { JAXJS_CPU_QUICK_SKIP, jaxjsPeers } from "../../lab/bench/peers.ts";
+import {
+  JAXJS_CPU_QUICK_SKIP,
+  jaxjsPeers,
+  TFJS_DEFAULT_DEFERRED_SUBMIT_SIZE,
+} from "../../lab/bench/peers.ts";
 import { PLANS, runBench as runBenchInProcess } from "../../lab/bench/run.ts";
 import {
   jsPeerTargets,
@@ -376,6 +380,22 @@ Deno.test("jax-js is imported lazily: no command loads it, the bench's peers imp
   assert.ok(dynamic.has(jaxjsModule), "lab/bench/peers.ts imports the jax-js peer on call");
 });
 
+Deno.test("TF.js is imported lazily: the bench's start and its peer list load none of it", async () => {
+  for (const root of ["cli/bench.ts", "lab/bench/peers.ts", "lab/bench/run.ts"]) {
+    const { loaded } = await staticGraph(root);
+    const tfjs = [...loaded].filter((s) => s.includes("@tensorflow") || s.endsWith("lab/peers/tfjs.ts"));
+    assert.deepEqual(tfjs, [], `${root} loads TF.js when it starts`);
+  }
+  const { dynamic } = await staticGraph("lab/bench/peers.ts");
+  assert.ok(dynamic.has(new URL("lab/peers/tfjs.ts", REPO_ROOT).href), "the TF.js peer is imported on call");
+  const tfjs = await import(new URL("../../lab/peers/tfjs.ts", import.meta.url).href);
+  assert.equal(
+    TFJS_DEFAULT_DEFERRED_SUBMIT_SIZE,
+    tfjs.TFJS_DEFAULT_DEFERRED_SUBMIT,
+    "the size TF.js starts with",
+  );
+});
+
 // Loaded by a computed specifier, as tests/lab/jaxjs_test.ts does: where jax-js cannot be loaded (not
 // cached, no network), the tests that run it are skipped, saying why.
 let jaxjs: typeof JaxjsPeer | undefined;
@@ -411,6 +431,7 @@ Deno.test({
   name: "runBench with jax-js: its rows carry the readback interval chosen and each tried; the JSON names it",
   ignore: !jaxjs,
   fn: async () => {
+    const cells: { label: string; path: string; livePeers: readonly string[] }[] = [];
     const report = JSON.parse(JSON.stringify(
       await runBenchInProcess({
         command: "bench_test",
@@ -418,8 +439,31 @@ Deno.test({
         specs: [modelByName("mlp-16")],
         kernels: "fixed",
         peers: ["jaxjs-wasm", "jaxjs-cpu"],
+        progress: { start: (_done, _all, label, cell) => cells.push({ label, ...cell }), end: () => {} },
       }),
     ));
+    // Every cell of ours ran before any peer was started, and with none alive; then jax-js's cells.
+    const firstPeer = cells.findIndex((cell) => !cell.path.startsWith("ours"));
+    assert.ok(firstPeer > 0, cells.map((cell) => cell.label).join("; "));
+    assert.ok(cells.slice(0, firstPeer).every((cell) => cell.livePeers.length === 0));
+    assert.ok(cells.slice(firstPeer).every((cell) => cell.path === "jaxjs-wasm"));
+    assert.ok(cells.slice(firstPeer).every((cell) => cell.livePeers.join() === "jax-js"));
+    // Ours: 2 training cells and 1 inference per path (webgpu, cpu), 2 dense cells; jax-js wasm: 3.
+    assert.deepEqual([firstPeer, cells.length - firstPeer], [8, 3]);
+    // The tables still read model by model, ours first.
+    assert.deepEqual(
+      report.training.map((r: TrainingRow) => `${r.path} ${r.batch}`),
+      [
+        "ours-webgpu 4",
+        "ours-webgpu 64",
+        "ours-cpu 4",
+        "ours-cpu 64",
+        "jaxjs-wasm 4",
+        "jaxjs-wasm 64",
+        "jaxjs-cpu 4",
+        "jaxjs-cpu 64",
+      ],
+    );
     const paths = new Set(report.training.map((r: TrainingRow) => r.path));
     assert.ok(
       !paths.has("tfjs-wasm") && !paths.has("pytorch-cpu") && !paths.has("jaxjs-webgpu"),

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { UserError } from "../../engine/errors.ts";
-import { writeFigures } from "../../lab/report.ts";
-import { doneKeys, formatResults, readResults } from "../../lab/results.ts";
+import { markdownTable, writeFigures } from "../../lab/report.ts";
+import { doneKeys, formatResults, readResults, type ResultRow } from "../../lab/results.ts";
+import { protocolLine, studyFigures } from "../../lab/figures/specs.ts";
+import { summariseSeeds } from "../../lab/seeds.ts";
 import { syntheticRow, syntheticSweep } from "./rows.ts";
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -107,6 +109,68 @@ Deno.test("figures 3 and 4 plot op_bytes and each path's measured_bytes; 5, 6, 8
   });
 });
 
+Deno.test("figures 3, 5 and 8 draw PyTorch's CPU series beside ours; figure 7 keeps our paths", async () => {
+  await withTempDir(async (dir) => {
+    const ours = syntheticSweep();
+    // PyTorch's rows: faster, at their own time; half of them without an accuracy (no checkpoint).
+    const torch = ours.filter((row) => row.path === "cpu").map((row, i): ResultRow => ({
+      ...row,
+      path: "pytorch-cpu",
+      adapter: "PyTorch 1.13 CPU, BLAS libopenblas.so, 1 thread",
+      clock: "wall clock (time.perf_counter) in PyTorch",
+      infer_ms_median: row.infer_ms_median! / 10,
+      infer_ms_p10: row.infer_ms_p10! / 10,
+      infer_ms_p90: row.infer_ms_p90! / 10,
+      test_accuracy: i % 2 === 0 ? row.test_accuracy! - 0.001 : null,
+      threads: 1,
+    }));
+    await writeFigures([...ours, ...torch], dir);
+    const svg = (name: string) => Deno.readTextFileSync(`${dir}/${name}.svg`);
+    for (const name of ["fig3_accuracy_vs_memory_cpu", "fig5_accuracy_vs_time_cpu"]) {
+      assert.match(svg(name), /Crosses: PyTorch CPU, the same networks \(PyTorch 1\.13 CPU/, name);
+      assert.match(svg(name), /at our accuracy where PyTorch evaluated no checkpoint/, name);
+    }
+    assert.match(
+      svg("fig5_accuracy_vs_time_cpu"),
+      /PyTorch CPU timed with: wall clock \(time\.perf_counter\)/,
+    );
+    assert.match(svg("fig8_inference_time_per_model"), /PyTorch CPU/);
+    assert.match(svg("fig8_inference_time_per_model"), /Kernel clock, PyTorch CPU: wall clock/);
+    assert.doesNotMatch(svg("fig7_accuracy_per_model"), /PyTorch/);
+    const table = markdownTable([...ours, ...torch]);
+    assert.match(
+      table.split("\n")[0],
+      /\| ms\/batch gpu \(p10-p90\) \| ms\/batch PyTorch cpu \(p10-p90\) \| op KiB \|/,
+    );
+    const lenet = ours.find((row) => row.model === "lenet5" && row.path === "cpu")!;
+    assert.match(
+      table.split("\n").find((line) => line.startsWith("| lenet5 |"))!,
+      new RegExp(`\\| ${(lenet.infer_ms_median! / 10).toFixed(3)} \\([^)]*\\), 1 thr\\. \\| .* \\| ok \\|$`),
+    );
+    assert.doesNotMatch(markdownTable(ours), /PyTorch/);
+    // In the specs: a cross per model, each at PyTorch's accuracy or, without one, at ours.
+    const figures = studyFigures(summariseSeeds([...ours, ...torch]), protocolLine(ours));
+    for (const name of ["fig3_accuracy_vs_memory_cpu", "fig5_accuracy_vs_time_cpu"]) {
+      const values = (figures.find((f) =>
+        f.name === name
+      )!.spec.data as { values: Record<string, unknown>[] })
+        .values;
+      const crosses = values.filter((value) => value.peer);
+      assert.equal(crosses.length, torch.length, name);
+      for (const cross of crosses) {
+        const mine = ours.find((row) => row.model === cross.model && row.path === "cpu")!;
+        const its = torch.find((row) => row.model === cross.model)!;
+        assert.equal(cross.y, its.test_accuracy ?? mine.test_accuracy, `${name} ${cross.model}`);
+        assert.equal(typeof cross.ourX, "number", "joined to our point");
+      }
+    }
+    assert.doesNotMatch(svg("fig4_accuracy_vs_memory_gpu"), /Crosses/);
+    // Without PyTorch rows, no PyTorch line anywhere.
+    await writeFigures(ours, `${dir}/plain`);
+    assert.doesNotMatch(Deno.readTextFileSync(`${dir}/plain/fig8_inference_time_per_model.svg`), /PyTorch/);
+  });
+});
+
 Deno.test("writeFigures refuses a sweep with no ok rows", async () => {
   const skipped = { ...syntheticRow("lenet5", [], "cpu"), status: "skipped: no adapter" };
   await assert.rejects(() => writeFigures([skipped], "/nonexistent/figures"), UserError);
@@ -116,6 +180,9 @@ for (
   const [what, args, expected] of [
     ["a missing CSV", ["--csv", "/nonexistent/sweep.csv"], /\/nonexistent\/sweep\.csv/],
     ["an unknown flag", ["--colour", "red"], /^error: .*--colour.*see --help/],
+    ["a results file without its store", ["/nonexistent/a.csv"], /has no results store/],
+    ["stores and --csv at once", ["a.csv", "--csv", "b.csv"], /stores as arguments or --csv, not both/],
+    ["--prefer-later with one --csv", ["--prefer-later"], /chooses among several stores/],
   ] as const
 ) {
   Deno.test(`the report CLI given ${what} prints one line and exits 2, as every CLI does`, async () => {

@@ -1,10 +1,10 @@
 /** Plausible result rows for the report and store tests, shaped by the layer sizes. */
-import type { Family, ResultRow } from "../../lab/results.ts";
+import type { Family, ResultPath, ResultRow } from "../../lab/results.ts";
 
 const BATCH = 4;
 
 /** A plausible row for one model on one path; numbers follow the layer sizes so the charts have shape. */
-export function syntheticRow(family: Family, hidden: number[], path: "cpu" | "webgpu", seed = 0): ResultRow {
+export function syntheticRow(family: Family, hidden: number[], path: ResultPath, seed = 0): ResultRow {
   const widths = family === "lenet5" ? [] : [784, ...hidden, 10];
   const parameters = family === "lenet5"
     ? 61706
@@ -56,6 +56,8 @@ export function syntheticRow(family: Family, hidden: number[], path: "cpu" | "we
     latency_ms_p90: path === "cpu" ? inferMs * 1.5 : inferMs + 14,
     train_seconds: parameters / 1000,
     status: "ok",
+    threads: null,
+    note: "",
   };
 }
 

@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { UserError } from "../../engine/errors.ts";
-import { readResults, RESULT_COLUMNS } from "../../lab/results.ts";
-import { mergeStores, ResultStore, storePath } from "../../lab/store.ts";
+import { isOurPath, readResults, RESULT_COLUMNS } from "../../lab/results.ts";
+import { collectStores, mergeStores, ResultStore, storePath } from "../../lab/store.ts";
 import { REPO_ROOT } from "../helpers.ts";
 import { syntheticRow } from "./rows.ts";
 import { assertRefused, runTask, tinyMnistDir } from "../refusals.ts";
@@ -189,6 +189,53 @@ Deno.test("merging stores joins their seeds, refuses mixed protocols and conflic
     assert.throws(() => mergeStores([a, other], `${dir}/m2.csv`), /differ in epochs \(20 and 1\)/);
     const clash = make("d", PROTOCOL, [{ ...syntheticRow("lenet5", [], "cpu", 0), test_accuracy: 0.1 }]);
     assert.throws(() => mergeStores([a, clash], `${dir}/m3.csv`), /lenet5, cpu, seed 0 differs between/);
+
+    // --prefer-later: the later store's row wins, in the earlier one's place, and is counted.
+    const later = collectStores([a, clash], { preferLater: true });
+    assert.deepEqual(later.replaced, ["lenet5, cpu, seed 0"]);
+    assert.deepEqual(later.rows.map((r) => [r.model, r.test_accuracy]), [
+      ["lenet5", 0.1],
+      ["mlp-30", syntheticRow("mlp1", [30], "cpu", 0).test_accuracy],
+    ]);
+    const earlier = collectStores([clash, a], { preferLater: true });
+    assert.equal(
+      earlier.rows.find((r) => r.model === "lenet5")!.test_accuracy,
+      syntheticRow("lenet5", [], "cpu", 0).test_accuracy,
+    );
+  });
+});
+
+Deno.test("the committed stores, written before PyTorch rows existed, load and stay byte for byte", async () => {
+  await withTempDir(async (dir) => {
+    // Copies, so that the test can compare bytes without touching the repository's files.
+    for (const name of ["pairs", "seeds"]) {
+      for (const extension of ["csv", "sqlite"]) {
+        await Deno.copyFile(
+          new URL(`docs/results/study20/${name}.${extension}`, REPO_ROOT),
+          `${dir}/${name}.${extension}`,
+        );
+      }
+    }
+    const bytes = async () => [
+      await Deno.readFile(`${dir}/pairs.sqlite`),
+      (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort(),
+    ];
+    const before = await bytes();
+    const study = collectStores([`${dir}/pairs.csv`, `${dir}/seeds.sqlite`]);
+    assert.equal(study.protocol.seeds, "0,1,2");
+    assert.ok(study.rows.length >= 30);
+    for (const row of study.rows.filter((row) => isOurPath(row.path))) {
+      assert.equal(row.note, "", "a column the older code never wrote is empty");
+      assert.equal(row.threads, null);
+    }
+    assert.deepEqual(await bytes(), before, "reading a store changes none of its files");
+    // Adding a PyTorch row keeps every older row as it was.
+    const store = ResultStore.open(`${dir}/pairs.csv`);
+    const old = store.rows();
+    assert.ok(store.record({ ...old[0], path: "pytorch-cpu", threads: 1, note: "a peer" }));
+    assert.deepEqual(store.rows().slice(0, old.length), old);
+    store.close();
+    assert.equal((await readResults(`${dir}/pairs.csv`)).at(-1)!.path, "pytorch-cpu");
   });
 });
 

@@ -233,7 +233,8 @@ Deno.test("a model over --budget-hours gets a row saying what it needs; a larger
   const dir = await Deno.makeTempDir();
   const tight = await sweep(dir, [...CPU_ONLY, "--models", "mlp-16", "--budget-hours", "0.0000001"]);
   assert.equal(tight.code, 0, tight.stderr);
-  assert.match(tight.stdout, /expected training time .*\n {2}mlp-16 seed 0: ~\d+ s \([\d.]+ ms\/step\)/);
+  // A step is printed in ms below 0.1 s and in s above (0.48 s measured for mlp-16 on a loaded machine).
+  assert.match(tight.stdout, /expected training time .*\n {2}mlp-16 seed 0: ~\d+ s \([\d.]+ m?s\/step\)/);
   const [skipped] = await readResults(`${dir}/sweep.csv`);
   assert.match(skipped.status, /^skipped: needs ~[\d.e-]+ h on .* \(budget 1e-7 h\)$/);
   const roomy = await sweep(dir, [...CPU_ONLY, "--models", "mlp-16", "--budget-hours", "1"]);
