@@ -162,3 +162,22 @@ Deno.test("QAT's ranges become the static model's calibration; pre-tanh ranges c
   assert.deepEqual(lenetCalibration.outputs.at(-1), { min: -1, max: 1 });
   assert.throws(() => qatCalibration(lenet, params, lenetObserved), /for mlp-200-70, not lenet5/);
 });
+
+Deno.test("QAT then conversion: the int8 model's accuracy within a point of the fake-quantised model's", async () => {
+  const { checkpoint, data } = await mlpSetup();
+  const result = await compressModel("mlp-200-70", checkpoint, data, {
+    ...BASE,
+    format: parseQuantFormat("int8"),
+    qatEpochs: 1,
+    calibrationImages: 200,
+    measureFloat: false,
+  });
+  assert.deepEqual(result.measurements.map((m) => m.variant), ["compressed"]);
+  const { qat } = result;
+  assert.ok(qat && qat.fakeQuantAccuracy > 0.85, `${qat?.fakeQuantAccuracy}`);
+  assert.equal(qat.largestDifference, Math.abs(qat.convertedAccuracy.cpu - qat.fakeQuantAccuracy));
+  assert.ok(qat.largestDifference <= 0.01, `${qat.largestDifference}`);
+  assert.ok(qat.params.layers.fc1.input);
+  // The saved file carries QAT's scales for the converter.
+  assert.equal(JSON.parse(decodeSafetensors(result.checkpoint, "saved").metadata.qat).model, "mlp-200-70");
+});
