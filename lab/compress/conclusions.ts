@@ -45,7 +45,7 @@ export function int8CostsLenetLittle(rows: readonly CompressRow[]): CompressConc
   return {
     claim,
     verdict: cost < INT8_LENET_BUDGET ? "supported" : "contradicted",
-    reasoning: `float32 ${int8.test_images} test images: ${float.test_accuracy.toFixed(4)}, int8 static ${
+    reasoning: `on ${int8.test_images} test images, float32 ${float.test_accuracy.toFixed(4)}, int8 static ${
       int8.test_accuracy.toFixed(4)
     }: a cost of ${points(cost)}`,
   };
