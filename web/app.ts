@@ -1,15 +1,19 @@
 /**
- * The page `deno task serve` serves, bundled for the browser: MNIST from the server, a model trained
- * on the browser's WebGPU with the library alone (mod.ts), live loss and accuracy, per-kernel GPU time,
- * and a digit drawn with the mouse classified by the model. `window.lab` lets a test drive it.
+ * The page `deno task serve` serves, bundled for the browser: a model the study trained, loaded at once,
+ * that classifies a digit drawn with the mouse (the 28x28 image it sees shown beside the pad); training
+ * on the browser's WebGPU (or the CPU path) with the library alone (mod.ts), from that model or from
+ * scratch, with its expected time, live curves and per-kernel GPU time. `window.lab` lets a test drive it.
  */
 import {
   type Backend,
   type BackendKind,
   CompiledModel,
   createBackend,
+  decodeCheckpoint,
   DeviceDataSet,
   type Dispatch,
+  encodeCheckpoint,
+  evaluate,
   type LabelledImages,
   modelByName,
   type PixelStats,
@@ -18,8 +22,19 @@ import {
   SHUFFLE_STREAM,
   trainModel,
 } from "../mod.ts";
+import { checkRange } from "../lab/flags.ts";
 import { parseSchedule, PROTOCOL } from "../lab/protocol.ts";
-import type { Lab, RunConfig, RunResult } from "./lab.ts";
+import { drawChart, type Series } from "./chart.ts";
+import type { Classification, Lab, Loaded, RunConfig, RunResult } from "./lab.ts";
+import {
+  continuedSchedule,
+  formatSchedule,
+  missingLine,
+  type PageManifest,
+  type PageModel,
+  provenanceLine,
+} from "./models.ts";
+import { Pad, showImage } from "./pad.ts";
 
 /** What the server says about the data it serves. */
 interface Meta {
@@ -29,14 +44,35 @@ interface Meta {
   readonly source: string;
 }
 
+/** The model on the page: what classifies the pad, and what fine-tuning starts from. */
+interface Current {
+  readonly backend: Backend;
+  readonly model: CompiledModel;
+  readonly stats: PixelStats;
+  /** The study's checkpoint it was loaded from, if it was. */
+  readonly checkpoint: PageModel | null;
+  /** Epochs of the lab's schedule it has had (fine-tuning continues the schedule from there). */
+  readonly epochsDone: number;
+  readonly schedule: string;
+  /** What the page says of a model it trained itself: from what, how, and how well. */
+  readonly history: string;
+}
+
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);
+const select = (id: string) => $<HTMLSelectElement>(id);
+const button = (id: string) => $<HTMLButtonElement>(id);
 const STEPS_PER_CHUNK = 25;
+/** The expected time is measured over this many steps after the first chunk (which warms up). */
+const ETA_STEPS = 100;
 
 let meta: Meta | undefined;
 let sets: { train: LabelledImages; test: LabelledImages } | undefined;
-let current: { backend: Backend; model: CompiledModel; stats: PixelStats } | undefined;
+let manifest: PageManifest = { models: [], missing: [] };
+let current: Current | undefined;
 let stopRequested = false;
+let lastClassification: Classification | null = null;
+const checkpointBytes = new Map<string, Promise<Uint8Array>>();
 
 async function bytes(path: string): Promise<Uint8Array> {
   const response = await fetch(path);
@@ -72,58 +108,142 @@ function prefix(set: LabelledImages, count: number): LabelledImages {
   };
 }
 
-// ---------- charts ----------
-
-interface Series {
-  readonly points: [number, number][];
-  readonly color: string;
-  readonly label: string;
-}
-
-function drawChart(
-  canvas: HTMLCanvasElement,
-  series: Series[],
-  yMax: number | undefined,
-  xMax: number,
-): void {
-  const context = canvas.getContext("2d")!;
-  const { width, height } = canvas;
-  const left = 44, bottom = 20, top = 8, right = 8;
-  context.clearRect(0, 0, width, height);
-  const all = series.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite);
-  const top_ = yMax ?? Math.max(1e-6, ...all) * 1.05;
-  const x = (v: number) => left + (v / Math.max(xMax, 1)) * (width - left - right);
-  const y = (v: number) => top + (1 - v / top_) * (height - top - bottom);
-  context.strokeStyle = "#bbb";
-  context.fillStyle = "#555";
-  context.font = "11px system-ui";
-  for (let i = 0; i <= 4; i++) {
-    const value = (top_ * i) / 4;
-    context.beginPath();
-    context.moveTo(left, y(value));
-    context.lineTo(width - right, y(value));
-    context.stroke();
-    context.fillText(value.toFixed(value < 1 ? 2 : 1), 4, y(value) + 4);
-  }
-  context.fillText(`step ${xMax}`, width - right - 70, height - 4);
-  series.forEach((s, i) => {
-    context.strokeStyle = s.color;
-    context.fillStyle = s.color;
-    context.lineWidth = 2;
-    context.beginPath();
-    s.points.forEach(([px, py], j) => j === 0 ? context.moveTo(x(px), y(py)) : context.lineTo(x(px), y(py)));
-    context.stroke();
-    for (const [px, py] of s.points.length < 40 ? s.points : []) context.fillRect(x(px) - 2, y(py) - 2, 4, 4);
-    context.fillText(s.label, left + 8 + i * 110, top + 12);
-  });
-  context.lineWidth = 1;
-}
-
-// ---------- training ----------
-
 function status(text: string): void {
   $("status").textContent = text;
 }
+
+function showError(error: unknown): void {
+  status(`error: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+/** "2 min 05 s", "45 s". */
+function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "?";
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
+  if (seconds < 60) return `${seconds.toFixed(0)} s`;
+  const minutes = Math.floor(seconds / 60), rest = Math.round(seconds - 60 * minutes);
+  return minutes < 60
+    ? `${minutes} min ${String(rest).padStart(2, "0")} s`
+    : `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
+}
+
+// ---------- the study's models ----------
+
+/** Replaces the model on the page (its backend goes with it). */
+function replaceCurrent(next: Current): void {
+  if (current && current.backend !== next.backend) current.backend.destroy();
+  current = next;
+  button("classify").disabled = false;
+  describeCurrent();
+}
+
+function describeCurrent(): void {
+  if (!current) return;
+  const where = `on ${current.backend.kind === "cpu" ? "the CPU path (TypeScript twins)" : "WebGPU"}`;
+  $("provenance").textContent = current.checkpoint
+    ? `${provenanceLine(current.checkpoint)} Running ${where}.`
+    : `${current.history} Running ${where}.`;
+  select("from").options[0].text = `the model above (${current.model.spec.name}): fine-tune`;
+}
+
+/** Counts loads, so that a load overtaken by a later one (another model, another path) gives way. */
+let loads = 0;
+
+/**
+ * Loads one of the study's checkpoints onto `kind`'s backend, for classifying (batch 1, no training
+ * buffers). Resolves to null when a later load or a training run took the page's model meanwhile.
+ */
+async function load(
+  name: string,
+  kind: BackendKind = select("backend").value as BackendKind,
+): Promise<Loaded | null> {
+  const entry = manifest.models.find((m) => m.model === name);
+  if (!entry) {
+    throw new Error(`${name} is not one of the page's models (${manifest.models.map((m) => m.model)})`);
+  }
+  const token = ++loads;
+  const path = kind === "cpu" ? "the CPU path" : "WebGPU";
+  status(`loading ${entry.label} (${(entry.bytes / 1000).toFixed(0)} kB) on ${path}...`);
+  if (!checkpointBytes.has(entry.url)) checkpointBytes.set(entry.url, bytes(entry.url));
+  const data = await checkpointBytes.get(entry.url)!;
+  const backend = await createBackend(kind);
+  const model = new CompiledModel(backend, modelByName(entry.model), 1, 0, { training: false });
+  decodeCheckpoint(model, data, entry.url);
+  // A software adapter compiles each kernel when it first runs: run once before the model takes over.
+  await predict(
+    model,
+    { images: new Uint8Array(784), count: 1, channels: 1, rows: 28, cols: 28 },
+    entry.stats,
+  );
+  if (token !== loads) {
+    backend.destroy();
+    return null;
+  }
+  replaceCurrent({
+    backend,
+    model,
+    stats: entry.stats,
+    checkpoint: entry,
+    epochsDone: entry.epochs,
+    schedule: entry.schedule,
+    history: "",
+  });
+  select("pretrained").value = entry.model;
+  select("backend").value = kind;
+  setTrainingDefaults();
+  status(`${entry.label} loaded on ${path}: draw a digit`);
+  if (!pad.isEmpty) await classify();
+  return { model: entry.model, backend: kind, checkpoint: entry.url };
+}
+
+async function loadManifest(): Promise<void> {
+  manifest = await (await fetch("models/manifest.json")).json() as PageManifest;
+  const list = select("pretrained");
+  list.replaceChildren(...manifest.models.map((m) => new Option(`${m.label} (${m.testAccuracy})`, m.model)));
+  $("missing").replaceChildren(...manifest.missing.map((missing) => {
+    const line = document.createElement("div");
+    line.textContent = missingLine(missing) +
+      (manifest.models.length > 0 ? `; meanwhile the page offers ${manifest.models[0].label}.` : ".");
+    return line;
+  }));
+  $("missing").hidden = manifest.missing.length === 0;
+}
+
+// ---------- the drawing pad ----------
+
+const pad = new Pad($("pad"), () => {
+  if (current) classify().catch(showError);
+});
+
+async function classify(): Promise<Classification> {
+  if (!current) throw new Error("no model is loaded: choose one, or train one");
+  const { model, stats } = current;
+  const images = pad.image();
+  showImage($("seen"), images);
+  const { logits, classes } = await predict(
+    model,
+    { images, count: 1, channels: 1, rows: 28, cols: 28 },
+    stats,
+  );
+  const top = Math.max(...logits);
+  const exps = Array.from(logits, (v) => Math.exp(v - top));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  const probabilities = exps.map((e) => e / sum);
+  const digit = classes[0];
+  $("prediction").innerHTML =
+    `<div class="verdict">It is a ${digit} <small>(${
+      (100 * probabilities[digit]).toFixed(1)
+    }%)</small></div>` +
+    probabilities.map((p, d) =>
+      `<div class="${d === digit ? "best" : ""}">${d} <span class="bar" style="width:${
+        (160 * p).toFixed(0)
+      }px"></span> ${(100 * p).toFixed(1)}%</div>`
+    ).join("");
+  lastClassification = { digit, probabilities };
+  return lastClassification;
+}
+
+// ---------- training ----------
 
 /**
  * The logits of the first training step's batch (batch 0 of epoch 1's order, which the seed's shuffling
@@ -140,10 +260,10 @@ async function firstBatchLogits(model: CompiledModel, train: DeviceDataSet, seed
 }
 
 /** Times each dispatch of one training step on a model of its own (timestamps where the adapter has them). */
-async function profileKernels(backend: Backend, config: RunConfig, train: DeviceDataSet): Promise<string> {
-  const model = new CompiledModel(backend, modelByName(config.model), config.batch, config.seed);
-  model.setLearningRate(0);
-  const step: Dispatch[] = model.trainStep(train.gatherFor(model));
+async function profileKernels(backend: Backend, model: CompiledModel, train: DeviceDataSet): Promise<string> {
+  const probe = new CompiledModel(backend, model.spec, model.batch, 0);
+  probe.setLearningRate(0);
+  const step: Dispatch[] = probe.trainStep(train.gatherFor(probe));
   const repeats = 10;
   backend.run(step, 2); // warm-up: pipelines, first submits
   const times = await backend.timeKernels(Array.from({ length: repeats }, () => step.map((d) => [d])).flat());
@@ -169,37 +289,97 @@ async function profileKernels(backend: Backend, config: RunConfig, train: Device
     "beforeend",
     `<tr><th>all</th><th>${step.length}</th><th>${total.toFixed(3)}</th></tr>`,
   );
+  $("kernelTimes").hidden = false;
   const clock = backend.adapter.isSoftware ? `${times.clock}, software adapter` : times.clock;
-  $("clock").textContent = `Clock: ${clock}; mean of ${repeats} steps, on a model of its own.`;
+  $("clock").textContent =
+    `Clock: ${clock}; mean of ${repeats} steps of ${model.spec.name}, on a model of its own.`;
   return clock;
 }
 
-/** Trains as the lab's protocol says (or as `config` changes it), drawing the curves as it goes. */
+/** Trains as the form says (or as `config` changes it), from the model on the page or from scratch. */
 export async function train(config: RunConfig): Promise<RunResult> {
-  if (!sets) await loadData();
+  // The form's numbers in the ranges the train command's flags allow, refused in one line before any work.
+  checkRange("epochs", config.epochs, "Epochs", 1);
+  checkRange("batch-size", config.batch, "Batch");
+  checkRange("seed", config.seed, "Seed");
+  checkRange("train-limit", config.trainLimit, "Training images");
+  checkRange("test-limit", config.testLimit, "Test images");
+  if (!sets) {
+    status("waiting for MNIST...");
+    await dataReady;
+  }
+  const from = config.from === "checkpoint" ? current : undefined;
+  if (config.from === "checkpoint" && !from) {
+    throw new Error("no model is loaded to fine-tune: train from scratch");
+  }
   showConfig(config);
-  current?.backend.destroy();
-  current = undefined;
   stopRequested = false;
+  loads++; // a load still under way gives way to this run's model
   const schedule = parseSchedule(config.schedule);
+  // The weights to start from are read before the model on the page gives way.
+  const start = from ? await encodeCheckpoint(from.model) : undefined;
   const backend = await createBackend(config.backend);
-  const spec = modelByName(config.model);
+  const spec = from ? from.model.spec : modelByName(config.model);
   const model = new CompiledModel(backend, spec, config.batch, config.seed);
-  const stats = meta!.stats;
+  if (start) decodeCheckpoint(model, start, "the model on the page");
+  const stats = from ? from.stats : meta!.stats;
   const trainSet = new DeviceDataSet(backend, "train", prefix(sets!.train, config.trainLimit), stats);
   const testSet = new DeviceDataSet(backend, "test", prefix(sets!.test, config.testLimit), stats);
-  current = { backend, model, stats };
-  ($("classify") as HTMLButtonElement).disabled = false;
-  const kernelClock = await profileKernels(backend, config, trainSet);
+  const epochsBefore = from?.epochsDone ?? 0;
+  const origin = from
+    ? `${from.checkpoint?.label ?? from.model.spec.name}${
+      from.checkpoint ? ` (the study's, test accuracy ${from.checkpoint.testAccuracy.toFixed(4)})` : ""
+    }, fine-tuned on this page`
+    : `${spec.name}, trained from scratch on this page from seed ${config.seed}`;
+  const plan = `${config.epochs} epoch${config.epochs > 1 ? "s" : ""} of ${
+    trainSet.count.toLocaleString("en-US")
+  } training images at batch ${config.batch}, learning rates ${config.schedule}`;
+  replaceCurrent({
+    backend,
+    model,
+    stats,
+    checkpoint: null,
+    epochsDone: epochsBefore,
+    history: `${origin}: ${plan}; in training.`,
+    schedule: from?.schedule ?? config.schedule,
+  });
+  const kernelClock = config.skipKernelTimes
+    ? "not measured"
+    : await profileKernels(backend, model, trainSet);
 
   const stepsPerEpoch = trainSet.steps(config.batch);
   const totalSteps = Math.min(config.maxSteps ?? Infinity, stepsPerEpoch * config.epochs);
-  const loss: Series = { points: [], color: "#c33", label: "training loss" };
-  const trainAccuracy: Series = { points: [], color: "#36c", label: "training" };
-  const testAccuracy: Series = { points: [], color: "#393", label: "test" };
+  const epochsAsked = totalSteps / stepsPerEpoch;
+  const loss: Series = { points: [], color: "#c33", label: "training loss (mean of each 25 steps)" };
+  const trainAccuracy: Series = { points: [], color: "#36c", label: "training (so far this epoch)" };
+  const testAccuracy: Series = {
+    points: [],
+    color: "#282",
+    label: `test (${testSet.count.toLocaleString("en-US")} images)`,
+    dots: true,
+  };
+  const redraw = () => {
+    drawChart($("loss"), [loss], { xLabel: "epoch", yLabel: "loss", xMax: epochsAsked });
+    drawChart($("accuracy"), [trainAccuracy, testAccuracy], {
+      xLabel: "epoch",
+      yLabel: "accuracy",
+      xMax: epochsAsked,
+      yClamp: [0, 1],
+    });
+  };
   const firstLogits = config.epochs > 0 ? await firstBatchLogits(model, trainSet, config.seed) : [];
-  // The library's loop; the curves are drawn from its progress readbacks (chunks of STEPS_PER_CHUNK).
-  let stepsBefore = 0, done = 0, lossBefore = 0, samplesBefore = 0;
+
+  // Where the line of test accuracy starts: the model before this run.
+  status(`testing the model before training, on ${testSet.count} images...`);
+  const testStart = performance.now();
+  testAccuracy.points.push([0, (await evaluate(model, testSet)).accuracy]);
+  const testSeconds = (performance.now() - testStart) / 1000;
+  redraw();
+
+  // The expected time from the first steps' speed: the steps after the first chunk (which warms up).
+  const runStart = performance.now();
+  let warm: { done: number; at: number } | undefined, expectedSeconds: number | null = null;
+  let stepsBefore = 0, lossBefore = 0, samplesBefore = 0;
   const run = await trainModel(
     model,
     { train: trainSet, test: testSet },
@@ -209,54 +389,90 @@ export async function train(config: RunConfig): Promise<RunResult> {
       maxChunkSteps: STEPS_PER_CHUNK,
       readLoss: true,
       shouldStop: () => stopRequested,
-      onProgress: (epoch, epochDone, epochSteps, seconds, totals) => {
+      onProgress: (epoch, epochDone, epochSteps, _seconds, totals) => {
         if (epochDone === 0 || totals.samples === samplesBefore) return;
-        done = stepsBefore + epochDone;
-        loss.points.push([done, (totals.lossSum - lossBefore) / (totals.samples - samplesBefore)]);
-        trainAccuracy.points.push([done, totals.correct / totals.samples]);
+        const done = stepsBefore + epochDone, now = performance.now();
+        warm ??= { done, at: now };
+        if (expectedSeconds === null && done - warm.done >= ETA_STEPS) {
+          const stepsPerSecond = (done - warm.done) / ((now - warm.at) / 1000);
+          const epochs = Math.ceil(epochsAsked);
+          expectedSeconds = (warm.at - runStart) / 1000 + (totalSteps - warm.done) / stepsPerSecond +
+            epochs * testSeconds;
+          $("eta").textContent = `Expected time of this run: ${duration(expectedSeconds)} ` +
+            `(${totalSteps.toLocaleString("en-US")} steps at ${
+              stepsPerSecond.toFixed(0)
+            } steps/s, the speed ` +
+            `of steps ${warm.done}-${done}; and ${epochs} test pass${epochs > 1 ? "es" : ""} of ` +
+            `${testSet.count.toLocaleString("en-US")} images, ${duration(testSeconds)} each).`;
+        }
+        loss.points.push([
+          done / stepsPerEpoch,
+          (totals.lossSum - lossBefore) / (totals.samples - samplesBefore),
+        ]);
+        trainAccuracy.points.push([done / stepsPerEpoch, totals.correct / totals.samples]);
         [lossBefore, samplesBefore] = [totals.lossSum, totals.samples];
-        drawChart($("loss"), [loss], undefined, totalSteps);
-        drawChart($("accuracy"), [trainAccuracy, testAccuracy], 1, totalSteps);
+        redraw();
+        // The countdown follows the speed since the first chunk: the expectation above stays as stated.
+        const left = expectedSeconds === null ? "" : `, about ${
+          duration(
+            (totalSteps - done) / ((done - warm.done) / ((now - warm.at) / 1000)) +
+              (Math.ceil(epochsAsked) - epoch + 1) * testSeconds,
+          )
+        } left`;
         status(
-          `epoch ${epoch}/${config.epochs}, step ${done}/${totalSteps}, ` +
-            `${(epochDone / seconds).toFixed(0)} steps/s, loss ${loss.points.at(-1)![1].toFixed(4)}`,
+          `epoch ${epoch}/${config.epochs}, step ${done.toLocaleString("en-US")}/` +
+            `${totalSteps.toLocaleString("en-US")}, loss ${loss.points.at(-1)![1].toFixed(4)}${left}`,
         );
         if (epochDone === epochSteps) status(`epoch ${epoch}: testing on ${testSet.count} images...`);
       },
       onEpoch: (result, trained) => {
         stepsBefore += trained.steps;
         [lossBefore, samplesBefore] = [0, 0];
-        testAccuracy.points.push([stepsBefore, result.testAccuracy]);
-        drawChart($("accuracy"), [trainAccuracy, testAccuracy], 1, totalSteps);
+        testAccuracy.points.push([stepsBefore / stepsPerEpoch, result.testAccuracy]);
+        redraw();
       },
     },
   );
+  const trainedFor = stopRequested || stepsBefore < stepsPerEpoch * config.epochs
+    ? `${stepsBefore.toLocaleString("en-US")} steps of ${plan}`
+    : plan;
+  replaceCurrent({
+    ...current!,
+    epochsDone: epochsBefore + run.history.length,
+    history: `${origin}: ${trainedFor}; test accuracy ${run.testAccuracy.toFixed(4)} on ` +
+      `${testSet.count.toLocaleString("en-US")} test images after it.`,
+  });
   const stepsPerSecond = stepsBefore / run.trainSeconds;
-  const accuracy = run.testAccuracy;
   status(
-    `${stopRequested ? "stopped" : "done"}: ${stepsBefore} steps, ${stepsPerSecond.toFixed(0)} steps/s, ` +
-      `test accuracy ${accuracy.toFixed(4)}`,
+    `${stopRequested ? "stopped" : "done"}: ${stepsBefore.toLocaleString("en-US")} steps in ` +
+      `${duration((performance.now() - runStart) / 1000)}, ${stepsPerSecond.toFixed(0)} steps/s, ` +
+      `test accuracy ${run.testAccuracy.toFixed(4)}; the pad now uses this model`,
   );
+  if (!pad.isEmpty) await classify();
   return {
+    model: spec.name,
     adapter: backend.adapter.name,
     software: backend.adapter.isSoftware,
     firstLogits,
     losses: loss.points.map((p) => p[1]),
     steps: stepsBefore,
     stepsPerSecond,
-    testAccuracy: accuracy,
+    testAccuracies: testAccuracy.points.map((p) => p[1]),
+    testAccuracy: run.testAccuracy,
+    expectedSeconds,
     kernelClock,
   };
 }
 
 /** Shows a run's settings in the form, so the page says what it trains. */
 function showConfig(config: RunConfig): void {
-  const models = $<HTMLSelectElement>("model");
+  const models = select("model");
   if (![...models.options].some((option) => option.value === config.model)) {
     models.add(new Option(config.model));
   }
   models.value = config.model;
-  $<HTMLSelectElement>("backend").value = config.backend;
+  select("from").value = config.from;
+  select("backend").value = config.backend;
   for (const key of ["epochs", "batch", "seed", "trainLimit", "testLimit", "schedule"] as const) {
     input(key).value = String(config[key]);
   }
@@ -265,8 +481,9 @@ function showConfig(config: RunConfig): void {
 function formConfig(): RunConfig {
   const number = (id: string) => Number(input(id).value);
   return {
-    model: $<HTMLSelectElement>("model").value,
-    backend: $<HTMLSelectElement>("backend").value as BackendKind,
+    from: select("from").value as RunConfig["from"],
+    model: select("model").value,
+    backend: select("backend").value as BackendKind,
     epochs: number("epochs"),
     batch: number("batch"),
     seed: number("seed"),
@@ -276,93 +493,30 @@ function formConfig(): RunConfig {
   };
 }
 
-// ---------- the drawing pad ----------
-
-/** The pad's drawing as MNIST would have it: the ink's box scaled to 20x20, centred in 28x28. */
-function padImage(): Uint8Array {
-  const pad = $<HTMLCanvasElement>("pad");
-  const { data, width, height } = pad.getContext("2d")!.getImageData(0, 0, pad.width, pad.height);
-  let [x0, y0, x1, y1] = [width, height, -1, -1];
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (data[(y * width + x) * 4] > 20) {
-        [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
-      }
-    }
+/**
+ * The form's defaults for where training starts: one more epoch at the rate where the model's schedule
+ * ended when fine-tuning; the lab's protocol from scratch.
+ */
+function setTrainingDefaults(): void {
+  const fineTune = select("from").value === "checkpoint" && current;
+  select("model").disabled = Boolean(fineTune);
+  if (fineTune) {
+    input("epochs").value = "1";
+    const schedule = continuedSchedule(parseSchedule(current!.schedule), current!.epochsDone, 1);
+    input("schedule").value = formatSchedule(schedule);
+  } else {
+    input("epochs").value = String(PROTOCOL.epochs);
+    input("schedule").value = PROTOCOL.learningRateSchedule;
   }
-  const small = document.createElement("canvas");
-  small.width = small.height = 28;
-  const context = small.getContext("2d")!;
-  context.fillStyle = "#000";
-  context.fillRect(0, 0, 28, 28);
-  if (x1 >= 0) {
-    const side = Math.max(x1 - x0, y1 - y0) + 1, scale = 20 / side;
-    const w = (x1 - x0 + 1) * scale, h = (y1 - y0 + 1) * scale;
-    context.imageSmoothingQuality = "high";
-    context.drawImage(pad, x0, y0, x1 - x0 + 1, y1 - y0 + 1, (28 - w) / 2, (28 - h) / 2, w, h);
-  }
-  const pixels = context.getImageData(0, 0, 28, 28).data;
-  return Uint8Array.from({ length: 784 }, (_, i) => pixels[i * 4]);
 }
 
-async function classify(): Promise<number> {
-  if (!current) throw new Error("train a model first");
-  const { model, stats } = current;
-  const images = padImage();
-  const { logits, classes } = await predict(
-    model,
-    { images, count: 1, channels: 1, rows: 28, cols: 28 },
-    stats,
+/** The continued schedule follows the epochs asked for when fine-tuning. */
+function onEpochsChanged(): void {
+  if (select("from").value !== "checkpoint" || !current) return;
+  const epochs = Math.max(1, Number(input("epochs").value) || 1);
+  input("schedule").value = formatSchedule(
+    continuedSchedule(parseSchedule(current.schedule), current.epochsDone, epochs),
   );
-  const top = Math.max(...logits);
-  const exps = Array.from(logits, (v) => Math.exp(v - top));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  $("prediction").innerHTML = `<b>It is a ${classes[0]}</b><br>` +
-    exps.map((e, digit) =>
-      `${digit} <span class="bar" style="width:${(150 * e / sum).toFixed(0)}px"></span> ${
-        (100 * e / sum).toFixed(1)
-      }%`
-    ).join("<br>");
-  return classes[0];
-}
-
-function setUpPad(): void {
-  const pad = $<HTMLCanvasElement>("pad");
-  const context = pad.getContext("2d")!;
-  const clear = () => {
-    context.fillStyle = "#000";
-    context.fillRect(0, 0, pad.width, pad.height);
-  };
-  clear();
-  let last: [number, number] | undefined;
-  pad.addEventListener("pointerdown", (event) => {
-    last = [event.offsetX, event.offsetY];
-    pad.setPointerCapture(event.pointerId);
-  });
-  pad.addEventListener("pointermove", (event) => {
-    if (!last) return;
-    context.strokeStyle = "#fff";
-    context.lineWidth = 16;
-    context.lineCap = context.lineJoin = "round";
-    context.beginPath();
-    context.moveTo(...last);
-    context.lineTo(event.offsetX, event.offsetY);
-    context.stroke();
-    last = [event.offsetX, event.offsetY];
-  });
-  pad.addEventListener("pointerup", () => {
-    last = undefined;
-    if (current) classify().catch(showError);
-  });
-  $("clear").addEventListener("click", () => {
-    clear();
-    $("prediction").textContent = "";
-  });
-  $("classify").addEventListener("click", () => classify().catch(showError));
-}
-
-function showError(error: unknown): void {
-  status(`error: ${error instanceof Error ? error.message : String(error)}`);
 }
 
 // ---------- start ----------
@@ -372,18 +526,19 @@ async function describeGpu(): Promise<boolean> {
   if (!("gpu" in navigator) || !navigator.gpu) {
     banner.className = "banner warn";
     banner.textContent =
-      "This browser has no WebGPU (navigator.gpu is missing), so the GPU path cannot run here. " +
-      "Use a browser with WebGPU (Chrome or Edge 113+, Safari 26, Firefox 141+ on Windows; on Linux Chrome " +
-      "needs chrome://flags/#enable-unsafe-webgpu), or train on the CPU path (the TypeScript twins), slowly.";
-    $<HTMLSelectElement>("backend").value = "cpu";
+      "This browser has no WebGPU (navigator.gpu is missing), so the GPU path cannot run here: the page " +
+      "uses the CPU path (the TypeScript twins), which classifies at once and trains slowly. WebGPU is in " +
+      "Chrome or Edge 113+, Safari 26, Firefox 141+ on Windows; on Linux Chrome needs " +
+      "chrome://flags/#enable-unsafe-webgpu.";
+    select("backend").value = "cpu";
     return false;
   }
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) {
     banner.className = "banner warn";
     banner.textContent = "This browser has WebGPU but offers no adapter (blocked or unsupported GPU): " +
-      "only the CPU path can run here.";
-    $<HTMLSelectElement>("backend").value = "cpu";
+      "the page uses the CPU path.";
+    select("backend").value = "cpu";
     return false;
   }
   const info = adapter.info;
@@ -402,49 +557,87 @@ async function describeGpu(): Promise<boolean> {
 }
 
 function setDefaults(): void {
-  input("epochs").value = String(PROTOCOL.epochs);
   input("batch").value = String(PROTOCOL.batchSize);
   input("seed").value = String(PROTOCOL.seed);
   input("trainLimit").value = "60000";
   input("testLimit").value = "10000";
-  input("schedule").value = PROTOCOL.learningRateSchedule;
+  setTrainingDefaults();
 }
 
-const ready = (async () => {
-  setDefaults();
-  setUpPad();
-  const hasGpu = await describeGpu();
-  await loadData();
-  input("trainLimit").max = String(meta!.train.count);
-  status(`MNIST loaded: ${meta!.train.count} training and ${meta!.test.count} test images`);
-  $("train").addEventListener("click", () => {
-    ($("train") as HTMLButtonElement).disabled = true;
-    ($("stop") as HTMLButtonElement).disabled = false;
-    train(formConfig()).catch(showError).finally(() => {
-      ($("train") as HTMLButtonElement).disabled = false;
-      ($("stop") as HTMLButtonElement).disabled = true;
-    });
+let dataReady: Promise<void> = Promise.resolve();
+let gpuReady: Promise<Loaded | null> = Promise.resolve(null);
+
+/*
+ * The default model loads on the CPU path first, while the browser looks for its WebGPU adapter: one
+ * drawing at a time is quick there, and it answers while WebGPU compiles its kernels (seconds to tens of
+ * seconds on a software adapter); then the model moves to WebGPU, unless the visitor chose another model
+ * or path meanwhile. MNIST (55 MB) comes last: drawing needs none of it.
+ */
+setDefaults();
+button("train").disabled = true;
+/** The default model on the CPU path: the moment the page can classify a drawing. */
+const modelReady = (async () => {
+  await loadManifest();
+  if (manifest.models.length > 0) return await load(manifest.models[0].model, "cpu");
+  status("no trained model is there: train one below");
+  return null;
+})().catch((error) => {
+  showError(error);
+  return null;
+});
+
+const ready = Promise.all([describeGpu(), modelReady]).then(([hasGpu, loaded]) => {
+  if (hasGpu && loaded) {
+    $("provenance").append(" Moving it to WebGPU...");
+    gpuReady = load(loaded.model, "webgpu");
+    gpuReady.catch(showError);
+  }
+  dataReady = gpuReady.catch(() => null).then(loadData).then(() => {
+    input("trainLimit").max = String(meta!.train.count);
+    button("train").disabled = false;
+    $("data").textContent = `MNIST loaded: ${meta!.train.count.toLocaleString("en-US")} training and ` +
+      `${meta!.test.count.toLocaleString("en-US")} test images.`;
   });
-  $("stop").addEventListener("click", () => stopRequested = true);
-  return { hasGpu };
-})();
+  dataReady.catch(showError);
+  return { hasGpu, loaded };
+});
+
+select("pretrained").addEventListener("change", () => load(select("pretrained").value).catch(showError));
+select("backend").addEventListener("change", () => {
+  // The model on the page moves to the chosen path when it is one of the study's.
+  if (current?.checkpoint) load(current.checkpoint.model).catch(showError);
+});
+select("from").addEventListener("change", setTrainingDefaults);
+input("epochs").addEventListener("change", onEpochsChanged);
+button("classify").addEventListener("click", () => classify().catch(showError));
+button("clear").addEventListener("click", () => {
+  pad.clear();
+  showImage($("seen"), new Uint8Array(784));
+  $("prediction").textContent = "";
+});
+button("train").addEventListener("click", () => {
+  button("train").disabled = true;
+  button("stop").disabled = false;
+  train(formConfig()).catch(showError).finally(() => {
+    button("train").disabled = false;
+    button("stop").disabled = true;
+  });
+});
+button("stop").addEventListener("click", () => stopRequested = true);
 
 /** For tests and the console: the page's own functions. */
 const lab: Lab = {
   ready,
+  modelReady,
+  gpuReady: () => gpuReady,
+  load,
   train,
   classify,
+  lastClassification: () => lastClassification,
+  seen: () => Array.from(pad.image()),
   defaults: (): RunConfig => formConfig(),
-  draw: (strokes: [number, number][][]) => {
-    const context = $<HTMLCanvasElement>("pad").getContext("2d")!;
-    context.strokeStyle = "#fff";
-    context.lineWidth = 16;
-    context.lineCap = context.lineJoin = "round";
-    for (const stroke of strokes) {
-      context.beginPath();
-      stroke.forEach(([x, y], i) => i === 0 ? context.moveTo(x, y) : context.lineTo(x, y));
-      context.stroke();
-    }
-  },
+  draw: (strokes) => pad.draw(strokes),
+  paste: (pixels) => pad.paste(pixels),
+  clear: () => pad.clear(),
 };
 (globalThis as unknown as { lab: Lab }).lab = lab;

@@ -37,7 +37,7 @@ import type { EpochResult, TrainingPlan } from "../trainer.ts";
 import { type EpochTrainingOptions, trainEachEpoch } from "./epochs.ts";
 
 /** How an observer turns what it sees into a range. */
-export type ObserverKind =
+export type FakeQuantObserver =
   /** Each batch's min and max, averaged: range += c (batch - range) (MovingAverageMinMaxObserver, PyTorch's QAT default). */
   | "moving-average"
   /** The extremes of everything seen (MinMaxObserver). */
@@ -54,7 +54,7 @@ export interface FakeQuantOptions {
   /** One scale per channel for activations too (axis 1): a finer grid than PyTorch's converted models use. */
   readonly activationPerChannel?: boolean;
   /** "moving-average" (PyTorch's QAT default) unless given. */
-  readonly observer?: ObserverKind;
+  readonly observer?: FakeQuantObserver;
   /** The moving average's constant c, 0.01 as PyTorch's. */
   readonly averagingConstant?: number;
 }
@@ -96,7 +96,7 @@ export interface QatParams {
   /** The model's name, "lenet5". */
   readonly model: string;
   /** How the ranges were observed. */
-  readonly observer: ObserverKind;
+  readonly observer: FakeQuantObserver;
   /** Layers in model order. */
   readonly layers: Record<string, QatLayerParams>;
 }
@@ -106,7 +106,7 @@ interface ResolvedOptions {
   readonly perChannel: boolean;
   readonly activationFormat: IntegerFormat;
   readonly activationPerChannel: boolean;
-  readonly observer: ObserverKind;
+  readonly observer: FakeQuantObserver;
   readonly averagingConstant: number;
 }
 
@@ -350,7 +350,7 @@ export class QatModel {
  * ranges rather than PyTorch's initial scale 1 (how a float model's fake-quantised accuracy is
  * measured before any QAT step); the observers are off afterwards.
  */
-export async function calibrate(qat: QatModel, data: DeviceDataSet): Promise<PassResult> {
+export async function calibrateFakeQuant(qat: QatModel, data: DeviceDataSet): Promise<PassResult> {
   qat.setObserving(true);
   try {
     return await evaluate(qat.model, data);

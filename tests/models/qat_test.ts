@@ -12,7 +12,7 @@ import { Random } from "../../engine/random.ts";
 import { deviceDataSets, loadStudyData, type StudyData } from "../../lab/session.ts";
 import { decodeCheckpoint } from "../../models/checkpoint.ts";
 import {
-  calibrate,
+  calibrateFakeQuant,
   type FakeQuantOptions,
   qatMetadata,
   QatModel,
@@ -91,7 +91,7 @@ Deno.test("the fake-quantised forward is close to the float model at 8 bits and 
   const float = await trained(backend);
   const reference = await evaluate(float.model, float.sets.test);
   const int8 = await trained(backend, {});
-  await calibrate(int8.qat!, int8.sets.train);
+  await calibrateFakeQuant(int8.qat!, int8.sets.train);
   const eight = await evaluate(int8.model, int8.sets.test);
   assert.notEqual(eight.loss, reference.loss, "fake quantization changes the logits");
   assert.ok(
@@ -103,7 +103,7 @@ Deno.test("the fake-quantised forward is close to the float model at 8 bits and 
     `${reference.accuracy} -> ${eight.accuracy}`,
   );
   const int2 = await trained(backend, { weightFormat: integerFormat(2) });
-  await calibrate(int2.qat!, int2.sets.train);
+  await calibrateFakeQuant(int2.qat!, int2.sets.train);
   const two = await evaluate(int2.model, int2.sets.test);
   assert.ok(two.loss > 2 * reference.loss, `2-bit weights: ${reference.loss} -> ${two.loss}`);
 });
@@ -111,7 +111,7 @@ Deno.test("the fake-quantised forward is close to the float model at 8 bits and 
 Deno.test("a tiny QAT run from a float checkpoint lowers the fake-quantised loss (int4 weights per channel)", async () => {
   const backend = cpuBackend();
   const { qat, model, sets } = await trained(backend, { weightFormat: integerFormat(4), perChannel: true });
-  await calibrate(qat!, sets.train);
+  await calibrateFakeQuant(qat!, sets.train);
   const before = await evaluate(model, sets.train);
   const plan = { epochs: 2, schedule: [{ fromEpoch: 1, rate: 0.01 }], seed: 1, trainCount: 400 };
   const run = await trainQat(qat!, sets, plan);
@@ -127,7 +127,7 @@ Deno.test("a tiny QAT run from a float checkpoint lowers the fake-quantised loss
 Deno.test("QAT parameters: every layer's weight and output, the input on the first, per channel where asked", async () => {
   const backend = cpuBackend();
   const { qat, sets } = await trained(backend, { perChannel: true });
-  await calibrate(qat!, sets.train);
+  await calibrateFakeQuant(qat!, sets.train);
   const params = await qat!.quantParams();
   assert.equal(params.model, "mlp-200-70");
   assert.deepEqual(Object.keys(params.layers), ["fc1", "fc2", "fc3"]);
@@ -193,7 +193,7 @@ Deno.test("a QAT model's checkpoint is a float checkpoint of the same model; a b
   assert.equal(inference.model.backward.length, 0);
   assert.ok(inference.model.parameters.every((p) => p.grad === undefined));
   const study = await subset();
-  await calibrate(inference, deviceDataSets(backend, study).test);
+  await calibrateFakeQuant(inference, deviceDataSets(backend, study).test);
   const conv1 = (await inference.quantParams()).layers.conv1;
   assert.deepEqual([conv1.input!.axis, conv1.input!.scales.length], [1, 1]);
   assert.deepEqual([conv1.activation.axis, conv1.activation.scales.length], [1, 6]);
