@@ -25,7 +25,7 @@ import {
   PruningMasks,
 } from "../../models/compress/prune.ts";
 import {
-  calibrate as calibrateQat,
+  calibrateFakeQuant,
   qatMetadata,
   QatModel,
   type QatParams,
@@ -388,7 +388,7 @@ async function trainQuantAware(stage: TrainingStage) {
   const count = Math.min(options.calibrationImages ?? DEFAULT_CALIBRATION_IMAGES, data.trainCount);
   const calibration = new DeviceDataSet(backend, "qat.calibration", data.mnist.train, data.stats, count);
   try {
-    await calibrateQat(qat, calibration);
+    await calibrateFakeQuant(qat, calibration);
   } finally {
     calibration.release();
   }
