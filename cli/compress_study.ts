@@ -5,7 +5,7 @@
 import { UserError } from "../engine/errors.ts";
 import { loadSafetensors } from "../io/checkpoint_file.ts";
 import { flagRanges, integerFlag, parseFlags, runMain } from "../io/command.ts";
-import { ensureWritableDir } from "../io/files.ts";
+import { ensureWritableDir, exists } from "../io/files.ts";
 import { writeCompressReport } from "../lab/compress/report.ts";
 import { CompressStore, runModelPlan, STUDY_CHECKPOINTS, studyPlan } from "../lab/compress/study.ts";
 import { withCheckpointNormalisation } from "../lab/evaluate.ts";
@@ -14,6 +14,9 @@ import { loadStudyData } from "../lab/session.ts";
 import { selectPaths } from "../lab/study.ts";
 import { checkCheckpoint } from "../models/checkpoint.ts";
 import { DEFAULT_CALIBRATION_IMAGES } from "../lab/compress/compress.ts";
+import { trainStudyCheckpoint } from "../lab/compress/train.ts";
+import { createDenoBackend } from "../io/webgpu.ts";
+import { modelByName } from "../models/zoo.ts";
 
 const CHECKPOINTS = "docs/results/study20/limit/checkpoints";
 const OUT = "docs/results/compress/compress.csv";
@@ -25,7 +28,8 @@ const USAGE = `usage: deno task compress-study [--models ${
 }] [--checkpoints ${CHECKPOINTS}]
     [--quick] [--retrain-epochs 1] [--paths cpu] [--train-limit N] [--test-limit N] [--calibrate ${DEFAULT_CALIBRATION_IMAGES}]
     [--warmup 5] [--timed-batches 20] [--out ${OUT}] [--figures ${FIGURES}] [--float-study ${FLOAT_STUDY}]
-  --models: checkpoint names MODEL-seedS in --checkpoints (MODEL-seedS.safetensors)
+  --models: checkpoint names MODEL-seedS in --checkpoints (MODEL-seedS.safetensors); a missing one is
+    trained first with the lab's protocol (on the first of --paths, resumable)
   --retrain-epochs 0 leaves out the rows that retrain (pruning with retraining, QAT)
   A rerun with the same --out skips the rows done.
 ${flagRanges(["train-limit", "test-limit", "warmup", "timed-batches"])}`;
@@ -59,7 +63,11 @@ async function main(): Promise<void> {
   const models = names.map((stem) => {
     const match = /^(.+)-seed(\d+)$/.exec(stem);
     if (!match) throw new UserError(`--models: "${stem}" is not MODEL-seedS (e.g. lenet5-seed3)`);
-    return { stem, model: match[1], path: `${flags.checkpoints ?? CHECKPOINTS}/${stem}.safetensors` };
+    return {
+      model: modelByName(match[1]).name,
+      seed: Number(match[2]),
+      path: `${flags.checkpoints ?? CHECKPOINTS}/${stem}.safetensors`,
+    };
   });
   const retrainEpochs = integerFlag("epochs", flags["retrain-epochs"], 0) ?? 1;
   const plan = studyPlan({ quick: flags.quick, retrainEpochs });
@@ -76,33 +84,26 @@ async function main(): Promise<void> {
     calibrationImages,
     onProgress: (line: string) => console.error(line),
   };
-  // Every checkpoint read and checked before the first row: a missing one fails at once.
-  const checkpoints = [];
-  for (const { model, path } of models) {
-    let checkpoint;
-    try {
-      checkpoint = await loadSafetensors(path);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-      throw new UserError(
-        `no checkpoint ${path}: train it first (deno task train ${model} --save ${path}) or leave it out of --models`,
-      );
-    }
-    checkCheckpoint(checkpoint, model, path);
-    checkpoints.push({ model, checkpoint });
-  }
+  const trainLimit = integerFlag("train-limit", flags["train-limit"], 1);
+  const testLimit = integerFlag("test-limit", flags["test-limit"], 1);
   const store = new CompressStore(out);
   try {
-    for (const { model, checkpoint } of checkpoints) {
-      const data = withCheckpointNormalisation(
-        await loadStudyData(
-          flags.data,
-          integerFlag("train-limit", flags["train-limit"], 1),
-          integerFlag("test-limit", flags["test-limit"], 1),
-          PROTOCOL.batchSize,
-        ),
-        checkpoint.metadata,
-      );
+    for (const { model, seed, path } of models) {
+      const raw = await loadStudyData(flags.data, trainLimit, testLimit, PROTOCOL.batchSize);
+      if (!await exists(path)) {
+        console.error(
+          `${path} is missing: training ${model} seed ${seed} (${PROTOCOL.epochs} epochs, resumable)`,
+        );
+        const backend = await createDenoBackend(options.paths[0]);
+        try {
+          await trainStudyCheckpoint(backend, model, seed, raw, path);
+        } finally {
+          backend.destroy();
+        }
+      }
+      const checkpoint = await loadSafetensors(path);
+      checkCheckpoint(checkpoint, model, path);
+      const data = withCheckpointNormalisation(raw, checkpoint.metadata);
       if (calibrationImages > data.trainCount) {
         throw new UserError(
           `--calibrate ${calibrationImages}: only ${data.trainCount} training images in use`,
