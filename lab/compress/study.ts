@@ -196,7 +196,9 @@ export class CompressStore {
 
 /** The rows as CSV. */
 export function formatRows(rows: readonly CompressRow[]): string {
-  return stringify([[...ROW_COLUMNS], ...rows.map((row) => ROW_COLUMNS.map((c) => row[c] ?? ""))]);
+  // csv-stringify writes false as an empty cell: spell booleans out.
+  const cell = (value: unknown) => typeof value === "boolean" ? String(value) : value ?? "";
+  return stringify([[...ROW_COLUMNS], ...rows.map((row) => ROW_COLUMNS.map((c) => cell(row[c])))]);
 }
 
 /** The float study's rows (docs/results/study20/limit/*.csv): model, path, accuracy, parameter bytes. */

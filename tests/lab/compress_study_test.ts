@@ -73,6 +73,7 @@ Deno.test("the store: rows kept across opens, a row replaced not doubled, the CS
   assert.equal(lines.length, 3);
   assert.match(lines[0], /^model,key,path,method/);
   assert.match(lines[2], /,0\.5,/);
+  assert.match(lines[1], /^lenet5,float,cpu,float,f32,32,false,/);
 });
 
 Deno.test("int8 costs LeNet-5 little: supported at 0.2 points, contradicted at 0.5", () => {
