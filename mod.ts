@@ -192,6 +192,7 @@ export type { PruneKernelName, PruneKernels } from "./kernels/prune/registry.ts"
 export * from "./models/compress/prune.ts";
 export * from "./models/compress/sparse.ts";
 export * from "./models/compress/qat.ts";
+export { qatCalibration } from "./models/compress/qat_convert.ts";
 export { type EpochHooks, type EpochTrainingOptions, trainEachEpoch } from "./models/compress/epochs.ts";
 // Fixed point Qm.n and half precision kernels, quantized checkpoints (issue 19, docs/compression.md).
 export type { FixedPointKernelName, FixedPointKernels } from "./kernels/fixed_point/registry.ts";
