@@ -102,4 +102,9 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await runMain(main);
+if (import.meta.main) {
+  await runMain(main);
+  // jax-js's wasm workers and the peers' WebGPU devices cannot be released and would keep the process
+  // alive for minutes after the report: every result is written by now.
+  Deno.exit(Deno.exitCode);
+}
