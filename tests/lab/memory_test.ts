@@ -60,27 +60,37 @@ Deno.test("op_bytes agrees with PyTorch's profiler and forward hooks, where torc
   const { python, why } = await pytorchForTests();
   if (!python) return void t.step({ name: `skipped: ${why}`, ignore: true, fn: () => {} });
   const script = fileURLToPath(new URL("../../lab/peers/pytorch_op_bytes.py", import.meta.url));
-  const child = new Deno.Command(python, { args: [script], stdin: "piped", stdout: "piped" }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(
-    new TextEncoder().encode(JSON.stringify({ models: ["lenet5", [300], [300, 100]], batch: B })),
-  );
-  await writer.close();
-  const output = await child.output();
-  assert.ok(output.success, "pytorch_op_bytes.py ran");
-  const reply = JSON.parse(new TextDecoder().decode(output.stdout)) as {
-    written: Record<string, number>;
-    profiler: Record<string, number[]>;
+  const measure = async () => {
+    const child = new Deno.Command(python, { args: [script], stdin: "piped", stdout: "piped" }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(
+      new TextEncoder().encode(JSON.stringify({ models: ["lenet5", [300], [300, 100]], batch: B })),
+    );
+    await writer.close();
+    const output = await child.output();
+    assert.ok(output.success, "pytorch_op_bytes.py ran");
+    return JSON.parse(new TextDecoder().decode(output.stdout)) as {
+      written: Record<string, number>;
+      profiler: Record<string, number[]>;
+    };
   };
+  // The 1.13 profiler matches memory events to operators by time and now and then gives an operator a
+  // neighbour's bytes, even on a quiet machine (LeNet-5: 7 runs of 7 off by 4-30% in about one process
+  // of three): one run at least, in up to three processes, must agree within 1%.
+  const profiled: Record<string, number[]> = {};
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const reply = await measure();
+    for (const name of ["lenet5", "mlp-300", "mlp-300-100"]) {
+      const ours = opBytes(inferenceModel(name));
+      assert.equal(reply.written[name], ours, `${name}: PyTorch's modules write what we count`);
+      profiled[name] = [...(profiled[name] ?? []), ...reply.profiler[name]];
+    }
+  }
   for (const name of ["lenet5", "mlp-300", "mlp-300-100"]) {
     const ours = opBytes(inferenceModel(name));
-    assert.equal(reply.written[name], ours, `${name}: PyTorch's modules write what we count`);
-    // The 1.13 profiler matches memory events to operators by time, and on a loaded machine it now and
-    // then gives an operator a neighbour's bytes: of its runs, one at least must agree within 1%.
-    const runs = reply.profiler[name];
     assert.ok(
-      runs.some((run) => Math.abs(run - ours) <= 0.01 * ours),
-      `${name}: profiler ${runs} vs ours ${ours}`,
+      profiled[name].some((run) => Math.abs(run - ours) <= 0.01 * ours),
+      `${name}: profiler ${profiled[name]} vs ours ${ours}`,
     );
   }
 });
